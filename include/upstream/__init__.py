@@ -1,0 +1,1 @@
+"""Upstream: customer needs → design feeds."""

@@ -1,0 +1,87 @@
+"""Schema contracts per source table, kept as YAML files in ``upstream/contracts/``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+
+
+class ContractError(ValueError):
+    """A contract file is malformed, or a landing file breaks its contract."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Check:
+    reason: str
+    valid_when: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    table: str
+    source: str
+    file: str
+    format: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    checks: tuple[Check, ...] = ()
+    csv: tuple[tuple[str, str | bool], ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def csv_options(self) -> dict[str, str | bool]:
+        return dict(self.csv)
+
+
+def _parse(path: Path) -> Contract:
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        contract = Contract(
+            table=doc["table"],
+            source=doc["source"],
+            file=doc["file"],
+            format=doc["format"],
+            key=tuple(doc["key"]),
+            columns=tuple(Column(**c) for c in doc["columns"]),
+            checks=tuple(Check(**c) for c in doc.get("checks", [])),
+            csv=tuple(sorted((doc.get("csv") or {}).items())),
+        )
+    except (KeyError, TypeError) as exc:
+        raise ContractError(f"contract {path} is malformed: {exc}") from exc
+    if contract.format not in ("csv", "ndjson"):
+        raise ContractError(f"contract {path}: unknown format {contract.format!r}")
+    if not set(contract.key) <= set(contract.names):
+        raise ContractError(f"contract {path}: key {contract.key} not among its columns")
+    return contract
+
+
+@cache
+def all_contracts(directory: Path = CONTRACTS_DIR) -> tuple[Contract, ...]:
+    return tuple(_parse(p) for p in sorted(directory.glob("*.yml")))
+
+
+def contracts_for(source: str) -> list[Contract]:
+    found = [c for c in all_contracts() if c.source == source]
+    if not found:
+        known = sorted({c.source for c in all_contracts()})
+        raise ContractError(f"unknown source {source!r}; known sources: {known}")
+    return found
+
+
+def sources() -> list[str]:
+    return sorted({c.source for c in all_contracts()})

@@ -1,0 +1,383 @@
+"""Load landing files into DuckDB raw tables: all-or-nothing, keyed by a load manifest.
+
+For every file: rows read = rows loaded + rows quarantined, checked before commit. The file's
+rows, its quarantine rows and its manifest row are written in one transaction. The same file
+(same path, same sha256) again is skipped; the same path with new content replaces the older
+version's rows and is flagged in the manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from upstream.contracts import Contract, ContractError, contracts_for
+from upstream.settings import Settings
+from upstream.warehouse import connection
+
+log = logging.getLogger(__name__)
+
+MANIFEST_DDL = """
+create schema if not exists raw;
+create table if not exists raw._load_manifest (
+    load_id varchar primary key,
+    table_name varchar not null,
+    source varchar not null,
+    path varchar not null,
+    size_bytes bigint not null,
+    sha256 varchar not null,
+    schema_fingerprint varchar,
+    version integer not null,
+    status varchar not null,          -- loaded | superseded | refused
+    reason varchar,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    extra_columns varchar[],
+    interval_start date,
+    started_at timestamptz not null,
+    finished_at timestamptz not null
+);
+create table if not exists raw._quarantine (
+    load_id varchar not null,
+    table_name varchar not null,
+    source_file varchar not null,
+    line_no bigint,
+    record_no bigint,
+    raw_text varchar,
+    reason varchar not null
+);
+"""
+
+
+class LandingError(RuntimeError):
+    """A landing folder or file cannot be loaded; the message names it."""
+
+
+@dataclass
+class FileResult:
+    table: str
+    path: str
+    status: str  # loaded | skipped | refused
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    version: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclass
+class IngestReport:
+    source: str
+    days: list[str]
+    files: list[FileResult] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        totals = {
+            k: sum(getattr(f, k) for f in self.files)
+            for k in ("rows_read", "rows_loaded", "rows_quarantined")
+        }
+        return {"source": self.source, "days": self.days, **totals,
+                "files": [asdict(f) for f in self.files]}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _open_text(path: Path, encoding: str) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+    return path.open(encoding=encoding, newline="")
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> None:
+    """Create the raw table, adding columns a newer contract introduced."""
+    cols = ", ".join(f"{_ident(c.name)} {c.type}" for c in contract.columns)
+    con.execute(
+        f"create table if not exists raw.{contract.table} ({cols}, _extra json, "
+        "_load_id varchar not null, _source_file varchar not null, _record_no bigint, "
+        "_loaded_at timestamptz default current_timestamp)"
+    )
+    for c in contract.columns:
+        con.execute(f"alter table raw.{contract.table} add column if not exists "
+                    f"{_ident(c.name)} {c.type}")
+
+
+def _reason_expr(contract: Contract, extra_casts: list[str]) -> str:
+    """SQL giving the first reason a parsed row is quarantined, or NULL when it is valid."""
+    whens = [f"when {_ident(c.name)} is null then 'missing_required:{c.name}'"
+             for c in contract.columns if c.required]
+    whens += extra_casts
+    whens += [f"when not coalesce(({k.valid_when}), false) then '{k.reason}'"
+              for k in contract.checks]
+    return "case " + " ".join(whens) + " end" if whens else "null::varchar"
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> tuple[list[str], str]:
+    """Parse a CSV into temp table _parsed (+ _rejects); return extra columns and fingerprint."""
+    opts = contract.csv_options
+    encoding = str(opts.get("encoding", "utf-8"))
+    delim = str(opts.get("delim", ","))
+    try:
+        with _open_text(path, encoding) as fh:
+            header = next(csv.reader(fh, delimiter=delim), None)
+    except UnicodeDecodeError as exc:
+        raise LandingError(f"{path}: not {encoding} ({exc})") from exc
+    if not header:
+        raise LandingError(f"{path} is empty: no header line")
+    header = [h.strip() for h in header]
+    types = {c.name: c.type for c in contract.columns}
+    missing = [c.name for c in contract.columns if c.required and c.name not in header]
+    if missing:
+        raise ContractError(f"{path} lacks required column(s) {missing} of contract "
+                            f"{contract.table}; header was {header}")
+    if len(set(header)) != len(header):
+        raise ContractError(f"{path} has duplicate column names in its header {header}")
+    extra = [h for h in header if h not in types]
+    columns = "{" + ", ".join(f"{_sql_str(h)}: {_sql_str(types.get(h, 'VARCHAR'))}"
+                              for h in header) + "}"
+    select = [f"{_ident(c.name)}" if c.name in header else f"null::{c.type} as {_ident(c.name)}"
+              for c in contract.columns]
+    extra_json = ("json_object(" + ", ".join(f"{_sql_str(e)}, {_ident(e)}" for e in extra) + ")"
+                  if extra else "null::json")
+    con.execute(
+        f"""create or replace temp table _parsed as
+        select row_number() over () as _record_no, null::bigint as _line_no,
+               {', '.join(select)}, {extra_json} as _extra, null::varchar as _cast_reason
+        from read_csv({_sql_str(str(path))}, columns={columns}, header=true,
+             delim={_sql_str(delim)}, quote={_sql_str(str(opts.get('quote', '"')))},
+             escape={_sql_str(str(opts.get('escape', '"')))}, encoding={_sql_str(encoding)},
+             auto_detect=false, strict_mode=true, store_rejects=true,
+             rejects_table='_rejects', rejects_scan='_rejects_scan')"""
+    )
+    con.execute(
+        """create or replace temp table _rejected as
+        select line as line_no, any_value(csv_line) as raw_text,
+               string_agg(error_type || coalesce(':' || column_name, ''), '; '
+                          order by column_idx) as reason
+        from _rejects group by line"""
+    )
+    return extra, hashlib.sha256(",".join(header).encode()).hexdigest()[:16]
+
+
+def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> tuple[list[str], str]:
+    """Read NDJSON lines as text; invalid JSON and uncastable values are quarantined."""
+    con.execute(
+        f"""create or replace temp table _lines as
+        select row_number() over () as _line_no, line
+        from read_csv({_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
+             delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false)"""
+    )
+    keys = [r[0] for r in con.execute(
+        "select distinct unnest(json_keys(line)) from _lines where json_valid(line) "
+        "and json_type(line) = 'OBJECT' order by 1").fetchall()]
+    names = set(contract.names)
+    extra = [k for k in keys if k not in names]
+    cols, casts = [], []
+    for c in contract.columns:
+        raw = f"json_extract_string(line, {_sql_str('$.' + json.dumps(c.name))})"
+        cols.append(f"try_cast({raw} as {c.type}) as {_ident(c.name)}")
+        casts.append(f"when {raw} is not null and try_cast({raw} as {c.type}) is null "
+                     f"then 'bad_type:{c.name}'")
+    extra_json = ("json_object(" + ", ".join(
+        f"{_sql_str(e)}, json_extract(line, {_sql_str('$.' + json.dumps(e))})" for e in extra
+    ) + ")") if extra else "null::json"
+    con.execute(
+        f"""create or replace temp table _parsed as
+        select _line_no as _record_no, _line_no, {', '.join(cols)}, {extra_json} as _extra,
+               case {' '.join(casts)} end as _cast_reason
+        from _lines where json_valid(line) and json_type(line) = 'OBJECT'"""
+    )
+    con.execute(
+        """create or replace temp table _rejected as
+        select _line_no as line_no, line as raw_text,
+               case when line is null or trim(line) = '' then 'empty_line'
+                    when json_valid(line) then 'json_not_an_object' else 'invalid_json' end
+                   as reason
+        from _lines where not coalesce(json_valid(line) and json_type(line) = 'OBJECT', false)"""
+    )
+    return extra, hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
+
+
+def _previous(con: duckdb.DuckDBPyConnection, rel: str) -> tuple[int, str | None]:
+    """(highest version loaded so far, sha256 of the version currently loaded) for a path."""
+    row = con.execute(
+        "select coalesce(max(version), 0), any_value(sha256) filter (where status = 'loaded') "
+        "from raw._load_manifest where path = ? and status in ('loaded', 'superseded')",
+        [rel],
+    ).fetchone()
+    return int(row[0]), row[1]
+
+
+def _write_manifest(con, result: FileResult, contract: Contract, *, load_id: str, rel: str,
+                    size: int, sha: str, fingerprint: str | None, day: date, started: float,
+                    reason: str | None) -> None:
+    con.execute(
+        "insert into raw._load_manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "to_timestamp(?), current_timestamp)",
+        [load_id, contract.table, contract.source, rel, size, sha, fingerprint, result.version,
+         result.status, reason, result.rows_read, result.rows_loaded, result.rows_quarantined,
+         result.extra_columns, day, started],
+    )
+
+
+def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *, rel: str,
+              day: date, max_reject_rate: float) -> FileResult:
+    """Load one landing file in one transaction (see the module docstring)."""
+    started = time.time()
+    size = path.stat().st_size
+    if size == 0:
+        raise LandingError(f"{path} is empty (0 bytes); expected a {contract.format} file for "
+                           f"{contract.table}")
+    sha = sha256_of(path)
+    last_version, loaded_sha = _previous(con, rel)
+    if loaded_sha == sha:
+        return FileResult(contract.table, rel, "skipped", version=last_version,
+                          note="same content already loaded")
+    load_id = str(uuid.uuid4())
+    result = FileResult(contract.table, rel, "loaded", version=last_version + 1)
+    con.begin()
+    try:
+        stage = _stage_csv if contract.format == "csv" else _stage_ndjson
+        try:
+            extra, fingerprint = stage(con, contract, path)
+        except duckdb.Error as exc:
+            raise LandingError(f"{path} cannot be parsed as {contract.format}: {exc}") from exc
+        result.extra_columns = extra
+        _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel)
+        result.seconds = round(time.time() - started, 3)
+        if result.rows_read == 0:
+            raise LandingError(f"{path} holds no rows (header only or blank)")
+        rate = result.rows_quarantined / result.rows_read
+        if rate > max_reject_rate:
+            raise _Refused(f"{path}: {result.rows_quarantined} of {result.rows_read} rows "
+                           f"({rate:.1%}) rejected, above the limit of {max_reject_rate:.1%}; "
+                           "file refused, nothing loaded (see raw._quarantine reasons by "
+                           "re-running with a higher UPSTREAM_MAX_REJECT_RATE to inspect)")
+        note = None
+        if loaded_sha is not None:
+            note = f"new content for a known path: replaces version {last_version}"
+            result.note = note
+        _write_manifest(con, result, contract, load_id=load_id, rel=rel, size=size, sha=sha,
+                        fingerprint=fingerprint, day=day, started=started, reason=note)
+        con.commit()
+    except _Refused as exc:
+        con.rollback()
+        result.status, result.rows_loaded, result.rows_quarantined = "refused", 0, 0
+        result.version = last_version
+        con.begin()
+        _write_manifest(con, result, contract, load_id=load_id, rel=rel, size=size, sha=sha,
+                        fingerprint=None, day=day, started=started, reason=str(exc))
+        con.commit()
+        raise LandingError(str(exc)) from None
+    except BaseException:
+        con.rollback()
+        raise
+    finally:
+        for t in ("_parsed", "_rejected", "_lines", "_rejects", "_rejects_scan"):
+            con.execute(f"drop table if exists temp.{t}")
+    return result
+
+
+class _Refused(Exception):
+    pass
+
+
+def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id: str,
+                         rel: str) -> None:
+    reason = _reason_expr(contract, ["when _cast_reason is not null then _cast_reason"])
+    row_json = ", ".join(f"{_sql_str(c)}, {_ident(c)}" for c in contract.names)
+    con.execute(f"create or replace temp table _checked as select *, {reason} as _reason "
+                "from _parsed")
+    # A new version of a known path replaces the old version's rows.
+    con.execute(f"delete from raw.{contract.table} where _source_file = ?", [rel])
+    con.execute("delete from raw._quarantine where source_file = ?", [rel])
+    con.execute(
+        "update raw._load_manifest set status = 'superseded' where path = ? and status = 'loaded'",
+        [rel],
+    )
+    con.execute(
+        "insert into raw._quarantine select ?, ?, ?, line_no, null, raw_text, reason "
+        "from _rejected", [load_id, contract.table, rel])
+    con.execute(
+        "insert into raw._quarantine select ?, ?, ?, _line_no, _record_no, "
+        f"json_object({row_json})::varchar, _reason from _checked where _reason is not null",
+        [load_id, contract.table, rel])
+    cols = ", ".join(_ident(c) for c in contract.names)
+    con.execute(
+        f"insert into raw.{contract.table} ({cols}, _extra, _load_id, _source_file, _record_no) "
+        f"select {cols}, _extra, ?, ?, _record_no from _checked where _reason is null",
+        [load_id, rel])
+    parsed, bad = con.execute(
+        "select count(*), count(*) filter (where _reason is not null) from _checked").fetchone()
+    rejected = con.execute("select count(*) from _rejected").fetchone()[0]
+    result.rows_read = parsed + rejected
+    result.rows_quarantined = bad + rejected
+    result.rows_loaded = parsed - bad
+    loaded = con.execute(f"select count(*) from raw.{contract.table} where _load_id = ?",
+                         [load_id]).fetchone()[0]
+    if loaded != result.rows_loaded or result.rows_read != loaded + result.rows_quarantined:
+        raise RuntimeError(f"accounting broken for {rel}: read {result.rows_read}, loaded "
+                           f"{loaded}, quarantined {result.rows_quarantined}")
+    con.execute("drop table if exists temp._checked")
+
+
+def landing_files(settings: Settings, source: str, day: date) -> list[tuple[Contract, Path]]:
+    """The files a source must deliver for ``day``; a missing folder or file is an error."""
+    folder = settings.landing_dir / source / day.isoformat()
+    if not folder.is_dir():
+        raise LandingError(f"no landing folder for source {source!r} on {day}: {folder} "
+                           "does not exist")
+    found = []
+    for contract in contracts_for(source):
+        path = folder / contract.file
+        if not path.is_file():
+            raise LandingError(f"{path} is missing: source {source!r} must deliver "
+                               f"{contract.file} for {day} (contract {contract.table})")
+        found.append((contract, path))
+    return found
+
+
+def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestReport:
+    """Load every file of ``source`` for ``days`` (one day for a daily run, more to backfill)."""
+    report = IngestReport(source, [d.isoformat() for d in days])
+    plan = [(day, c, p) for day in days for c, p in landing_files(settings, source, day)]
+    with connection(settings.warehouse_path) as con:
+        con.execute(MANIFEST_DDL)
+        for contract in contracts_for(source):
+            ensure_raw_table(con, contract)
+        for day, contract, path in plan:
+            rel = path.relative_to(settings.landing_dir).as_posix()
+            result = load_file(con, contract, path, rel=rel, day=day,
+                               max_reject_rate=settings.max_reject_rate)
+            log.info("%-16s %-40s %-8s read=%d loaded=%d quarantined=%d extra=%s %.2fs %s",
+                     result.table, rel, result.status, result.rows_read, result.rows_loaded,
+                     result.rows_quarantined, result.extra_columns, result.seconds, result.note)
+            report.files.append(result)
+    return report

@@ -1,0 +1,103 @@
+"""The one place that reads the environment.
+
+Everything else receives a :class:`Settings`. Defaults work out of the box inside the
+project folder: data under ``data/``, the designers' database under ``published/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def _project_dir() -> Path:
+    """The project root: ``UPSTREAM_PROJECT_DIR``, else the folder holding ``dbt_project/``."""
+    explicit = os.environ.get("UPSTREAM_PROJECT_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    for candidate in (Path.cwd(), *Path.cwd().parents):
+        if (candidate / "dbt_project" / "dbt_project.yml").is_file():
+            return candidate
+    # Editable install: include/upstream/settings.py -> project root.
+    return Path(__file__).resolve().parents[2]
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}={raw!r} is not a number") from exc
+
+
+def _int(name: str, default: int) -> int:
+    value = _float(name, default)
+    if value != int(value):
+        raise ValueError(f"setting {name}={value!r} is not an integer")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    data_dir: Path
+    published_dir: Path
+    max_reject_rate: float
+    min_group_size: int
+    pseudonym_secret: str | None
+    demand_window_days: int
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / "warehouse" / "upstream.duckdb"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_dir / "dbt_project"
+
+    @property
+    def expectations_dir(self) -> Path:
+        return self.project_dir / "expectations"
+
+    @property
+    def published_db(self) -> Path:
+        return self.published_dir / "design.duckdb"
+
+    @property
+    def published_manifest(self) -> Path:
+        return self.published_dir / "manifest.json"
+
+    @property
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for a dbt subprocess: profiles and warehouse from these settings."""
+        return {
+            "UPSTREAM_WAREHOUSE": str(self.warehouse_path),
+            "DBT_PROFILES_DIR": str(self.dbt_project_dir),
+            "UPSTREAM_DEMAND_WINDOW_DAYS": str(self.demand_window_days),
+            "UPSTREAM_MIN_GROUP_SIZE": str(self.min_group_size),
+        }
+
+
+def get_settings() -> Settings:
+    project = _project_dir()
+    data_dir = Path(os.environ.get("UPSTREAM_DATA_DIR") or project / "data").resolve()
+    published = Path(os.environ.get("UPSTREAM_PUBLISHED_DIR") or project / "published").resolve()
+    reject_rate = _float("UPSTREAM_MAX_REJECT_RATE", 0.05)
+    if not 0.0 <= reject_rate <= 1.0:
+        raise ValueError(f"setting UPSTREAM_MAX_REJECT_RATE={reject_rate} must be within 0..1")
+    return Settings(
+        project_dir=project,
+        data_dir=data_dir,
+        published_dir=published,
+        max_reject_rate=reject_rate,
+        min_group_size=_int("UPSTREAM_MIN_GROUP_SIZE", 5),
+        pseudonym_secret=os.environ.get("UPSTREAM_PSEUDONYM_SECRET") or None,
+        demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", 28),
+    )

@@ -1,0 +1,46 @@
+"""Every DuckDB connection comes from here.
+
+DuckDB allows one read-write process per file, and an open reader blocks the writer. A lock
+conflict is turned into an error that says which file and what to do about it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process holds the DuckDB file."""
+
+
+def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open ``path``; lock conflicts become :class:`WarehouseLocked` with an actionable message."""
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"DuckDB file {path} does not exist")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseLocked(
+                f"{path} is locked by another process ({exc}). Warehouse writers must run in the "
+                "'duckdb_writer' pool (1 slot); find the holder with `fuser {path}` and stop it."
+            ) from exc
+        raise
+
+
+@contextmanager
+def connection(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
