@@ -381,3 +381,19 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
                      result.rows_quarantined, result.extra_columns, result.seconds, result.note)
             report.files.append(result)
     return report
+
+
+def ingestion_report(settings: Settings) -> list[dict]:
+    """Per source: files loaded/refused and rows read/loaded/quarantined (current versions)."""
+    with connection(settings.warehouse_path, read_only=True) as con:
+        cur = con.execute(
+            """select source,
+                   count(*) filter (where status = 'loaded') as files,
+                   count(*) filter (where status = 'refused') as refused,
+                   coalesce(sum(rows_read) filter (where status = 'loaded'), 0) as rows_read,
+                   coalesce(sum(rows_loaded) filter (where status = 'loaded'), 0) as rows_loaded,
+                   coalesce(sum(rows_quarantined) filter (where status = 'loaded'), 0)
+                       as rows_quarantined
+            from raw._load_manifest group by source order by source""")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

@@ -1,0 +1,51 @@
+# Upstream: `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+BIN       := $(VENV)/bin
+SEED      ?= 42
+CUSTOMERS ?= 5000
+DAYS      ?= 28
+START     ?= 2026-11-01
+# A daily run at RUN_DATE covers the day before it (CronDataIntervalTimetable), so the run
+# after the last generated day sees them all with backfill_from=START.
+RUN_DATE   = $(shell date -u -d "$(START) + $(DAYS) days" +%F)
+
+export UPSTREAM_PROJECT_DIR       := $(CURDIR)
+export AIRFLOW_HOME               ?= $(CURDIR)/.airflow
+export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__CORE__PARALLELISM ?= 4
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: help venv airflow-init run test test-fast lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+venv: ## create/refresh .venv from uv.lock (bootstraps uv)
+	@./scripts/bootstrap.sh
+
+airflow-init: venv ## local Airflow home in .airflow/ (SQLite) and the duckdb_writer pool
+	@./scripts/airflow-init.sh
+
+run: airflow-init ## generate sample data, run the daily DAG through Airflow, show the publication
+	$(BIN)/upstream generate --seed $(SEED) --customers $(CUSTOMERS) --days $(DAYS) --start $(START)
+	$(BIN)/airflow dags test upstream_daily $(RUN_DATE) -c '{"backfill_from": "$(START)"}' > $(AIRFLOW_HOME)/last-run.log 2>&1 \
+	  || { tail -40 $(AIRFLOW_HOME)/last-run.log; echo "DAG run failed; full log: $(AIRFLOW_HOME)/last-run.log"; exit 1; }
+	@$(BIN)/upstream report
+	@$(BIN)/upstream publish show
+
+test: venv ## the whole test suite (unit, DAG integrity, integration through Airflow)
+	$(BIN)/pytest
+
+test-fast: venv ## unit and DAG tests only
+	$(BIN)/pytest -m "not integration and not system"
+
+lint: venv ## ruff
+	$(BIN)/ruff check include dags tests
+
+clean: ## remove generated data, publications and the local Airflow home
+	rm -rf data published .airflow

@@ -1,0 +1,44 @@
+-- Demand by category x size x colour over the demand window ending at the run's as-of date.
+-- Cells bought by fewer than min_group_size distinct customers are suppressed (privacy).
+{% set window_days = var('demand_window_days') | int %}
+{% set as_of = var('as_of_date') %}
+with orders as (
+    select * from {{ ref('stg_erp__orders') }}
+    where ordered_at >= date '{{ as_of }}' - interval {{ window_days }} day
+        and ordered_at < date '{{ as_of }}'
+),
+
+order_lines as (
+    select * from {{ ref('stg_erp__order_lines') }}
+),
+
+cells as (
+    select
+        order_lines.category,
+        order_lines.size,
+        coalesce(order_lines.colour, 'unknown') as colour,
+        sum(order_lines.quantity) as units,
+        count(distinct orders.order_id) as order_count,
+        count(distinct orders.customer_id) as customer_count,
+        sum(order_lines.line_amount) as revenue
+    from order_lines
+    inner join orders on order_lines.order_id = orders.order_id
+    group by order_lines.category, order_lines.size, coalesce(order_lines.colour, 'unknown')
+),
+
+final as (
+    select
+        category,
+        size,
+        colour,
+        units::integer as units,
+        order_count::integer as order_count,
+        customer_count::integer as customer_count,
+        revenue::decimal(14, 2) as revenue,
+        (date '{{ as_of }}' - interval {{ window_days }} day)::date as window_start,
+        (date '{{ as_of }}' - interval 1 day)::date as window_end
+    from cells
+    where customer_count >= {{ var('min_group_size') | int }}
+)
+
+select * from final

@@ -1,0 +1,31 @@
+-- One row per order line; a re-sent line keeps the newest delivery.
+with source as (
+    select * from {{ source('erp', 'erp_order_lines') }}
+),
+
+latest as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by order_line_id
+        order by _source_file desc, _record_no desc
+    ) = 1
+),
+
+final as (
+    select
+        order_line_id,
+        order_id,
+        sku,
+        lower(category) as category,
+        upper(size) as size,
+        lower(colour) as colour,
+        lower(material) as material,
+        quantity,
+        unit_price,
+        coalesce(discount, 0) as discount_rate,
+        quantity * unit_price as line_amount
+    from latest
+)
+
+select * from final

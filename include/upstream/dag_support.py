@@ -1,0 +1,32 @@
+"""Shared DAG header pieces: default args, approved tags, the writer pool, fail-fast errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+WRITER_POOL = "duckdb_writer"
+APPROVED_TAGS = frozenset({"upstream", "ingest", "transform", "gate", "publish", "daily"})
+
+DEFAULT_ARGS = {
+    "owner": "upstream-data",
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=1),
+}
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Turn errors a retry cannot fix into AirflowFailException (no retries, clear message)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from upstream.pipeline import PERMANENT
+
+    try:
+        yield
+    except PERMANENT as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc

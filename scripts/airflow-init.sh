@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Prepare the local Airflow home (SQLite metadata, no examples) and the warehouse writer pool.
+# Expects the environment the Makefile exports (AIRFLOW_HOME, AIRFLOW__CORE__DAGS_FOLDER, ...).
+set -euo pipefail
+: "${AIRFLOW_HOME:?AIRFLOW_HOME must be set (the Makefile sets it to .airflow/)}"
+mkdir -p "$AIRFLOW_HOME"
+AIRFLOW=${AIRFLOW:-.venv/bin/airflow}
+"$AIRFLOW" db migrate >"$AIRFLOW_HOME/db-migrate.log" 2>&1 || {
+  echo "airflow db migrate failed; see $AIRFLOW_HOME/db-migrate.log" >&2
+  tail -20 "$AIRFLOW_HOME/db-migrate.log" >&2
+  exit 1
+}
+"$AIRFLOW" pools set duckdb_writer 1 "Serialises DuckDB warehouse writers (one writer per file)" >/dev/null
