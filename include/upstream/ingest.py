@@ -131,9 +131,9 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> None
 
 def _reason_expr(contract: Contract, extra_casts: list[str]) -> str:
     """SQL giving the first reason a parsed row is quarantined, or NULL when it is valid."""
-    whens = [f"when {_ident(c.name)} is null then 'missing_required:{c.name}'"
-             for c in contract.columns if c.required]
-    whens += extra_casts
+    whens = list(extra_casts)  # an uncastable value says so, not "missing"
+    whens += [f"when {_ident(c.name)} is null then 'missing_required:{c.name}'"
+              for c in contract.columns if c.required]
     whens += [f"when not coalesce(({k.valid_when}), false) then '{k.reason}'"
               for k in contract.checks]
     return "case " + " ".join(whens) + " end" if whens else "null::varchar"
@@ -188,31 +188,34 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
 
 def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> tuple[list[str], str]:
     """Read NDJSON lines as text; invalid JSON and uncastable values are quarantined."""
+    # CASE is evaluated lazily per row, so json_type never sees an invalid document.
     con.execute(
         f"""create or replace temp table _lines as
-        select row_number() over () as _line_no, line
+        select row_number() over () as _line_no, line,
+               case when json_valid(line) then
+                   case when json_type(line) = 'OBJECT' then line::json end end as obj
         from read_csv({_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
              delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false)"""
     )
     keys = [r[0] for r in con.execute(
-        "select distinct unnest(json_keys(line)) from _lines where json_valid(line) "
-        "and json_type(line) = 'OBJECT' order by 1").fetchall()]
+        "select distinct unnest(json_keys(obj)) from _lines where obj is not null order by 1"
+    ).fetchall()]
     names = set(contract.names)
     extra = [k for k in keys if k not in names]
     cols, casts = [], []
     for c in contract.columns:
-        raw = f"json_extract_string(line, {_sql_str('$.' + json.dumps(c.name))})"
+        raw = f"json_extract_string(obj, {_sql_str('$.' + json.dumps(c.name))})"
         cols.append(f"try_cast({raw} as {c.type}) as {_ident(c.name)}")
         casts.append(f"when {raw} is not null and try_cast({raw} as {c.type}) is null "
                      f"then 'bad_type:{c.name}'")
     extra_json = ("json_object(" + ", ".join(
-        f"{_sql_str(e)}, json_extract(line, {_sql_str('$.' + json.dumps(e))})" for e in extra
+        f"{_sql_str(e)}, json_extract(obj, {_sql_str('$.' + json.dumps(e))})" for e in extra
     ) + ")") if extra else "null::json"
     con.execute(
         f"""create or replace temp table _parsed as
         select _line_no as _record_no, _line_no, {', '.join(cols)}, {extra_json} as _extra,
                case {' '.join(casts)} end as _cast_reason
-        from _lines where json_valid(line) and json_type(line) = 'OBJECT'"""
+        from _lines where obj is not null"""
     )
     con.execute(
         """create or replace temp table _rejected as
@@ -220,7 +223,7 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
                case when line is null or trim(line) = '' then 'empty_line'
                     when json_valid(line) then 'json_not_an_object' else 'invalid_json' end
                    as reason
-        from _lines where not coalesce(json_valid(line) and json_type(line) = 'OBJECT', false)"""
+        from _lines where obj is null"""
     )
     return extra, hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
 
@@ -276,10 +279,14 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
             raise LandingError(f"{path} holds no rows (header only or blank)")
         rate = result.rows_quarantined / result.rows_read
         if rate > max_reject_rate:
+            top = con.execute(
+                "select string_agg(reason || ' x' || n, ', ') from (select reason, count(*) n "
+                "from raw._quarantine where load_id = ? group by reason order by n desc, reason "
+                "limit 5)", [load_id]).fetchone()[0]
             raise _Refused(f"{path}: {result.rows_quarantined} of {result.rows_read} rows "
-                           f"({rate:.1%}) rejected, above the limit of {max_reject_rate:.1%}; "
-                           "file refused, nothing loaded (see raw._quarantine reasons by "
-                           "re-running with a higher UPSTREAM_MAX_REJECT_RATE to inspect)")
+                           f"({rate:.1%}) rejected, above the limit of {max_reject_rate:.1%} "
+                           f"(UPSTREAM_MAX_REJECT_RATE); file refused, nothing loaded. "
+                           f"Reasons: {top}")
         note = None
         if loaded_sha is not None:
             note = f"new content for a known path: replaces version {last_version}"
@@ -289,7 +296,7 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         con.commit()
     except _Refused as exc:
         con.rollback()
-        result.status, result.rows_loaded, result.rows_quarantined = "refused", 0, 0
+        result.status, result.rows_loaded = "refused", 0
         result.version = last_version
         con.begin()
         _write_manifest(con, result, contract, load_id=load_id, rel=rel, size=size, sha=sha,
