@@ -139,7 +139,10 @@ def _reason_expr(contract: Contract, extra_casts: list[str]) -> str:
     return "case " + " ".join(whens) + " end" if whens else "null::varchar"
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> tuple[list[str], str]:
+Staged = tuple[list[str], str]  # extra columns, schema fingerprint
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> Staged:
     """Parse a CSV into temp table _parsed (+ _rejects); return extra columns and fingerprint."""
     opts = contract.csv_options
     encoding = str(opts.get("encoding", "utf-8"))
@@ -186,7 +189,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
     return extra, hashlib.sha256(",".join(header).encode()).hexdigest()[:16]
 
 
-def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> tuple[list[str], str]:
+def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> Staged:
     """Read NDJSON lines as text; invalid JSON and uncastable values are quarantined."""
     # CASE is evaluated lazily per row, so json_type never sees an invalid document.
     con.execute(

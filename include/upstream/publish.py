@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from upstream.ingest import sha256_of
@@ -140,7 +140,7 @@ def publish_candidate(settings: Settings, candidate: Candidate) -> dict:
         "run_id": candidate.run_id,
         "data_interval": {"start": candidate.interval_start.isoformat(),
                           "end": candidate.interval_end.isoformat()},
-        "published_at": datetime.now(timezone.utc).isoformat(),
+        "published_at": datetime.now(UTC).isoformat(),
         "database": settings.published_db.name,
         "sha256": checksum,
         "row_counts": candidate.row_counts,

@@ -5,7 +5,9 @@ from datetime import date
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from upstream import ingest as ingest_mod
 from upstream.contracts import ContractError
@@ -52,7 +54,8 @@ def test_rerun_of_same_day_changes_nothing(settings):
     again = ingest_source(settings, "web", [DAY])
     assert [f.status for f in first.files] == ["loaded"]
     assert [f.status for f in again.files] == ["skipped"]
-    assert _rows(settings, "select * exclude (_loaded_at) from raw.web_events order by all") == snapshot
+    after = _rows(settings, "select * exclude (_loaded_at) from raw.web_events order by all")
+    assert after == snapshot
     assert _rows(settings, "select count(*) from raw._load_manifest") == [(1,)]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -153,7 +153,9 @@ def orders_day(seed: int, cust: pd.DataFrame, cat: pd.DataFrame, day_no: int, da
     discount = np.where(rng.random(n_lines) < 0.25, 0.2, 0.0)
     lines = pd.DataFrame(
         {
-            "order_line_id": [f"{order_ids[o]}-{k}" for o, k in zip(line_order, line_no, strict=True)],
+            "order_line_id": [
+                f"{order_ids[o]}-{k}" for o, k in zip(line_order, line_no, strict=True)
+            ],
             "order_id": order_ids[line_order],
             "sku": cat["sku"].to_numpy()[sku_idx],
             "category": cat["category"].to_numpy()[sku_idx],
@@ -211,5 +213,5 @@ def generate(
                 summary.add(entity, path, len(df))
     finally:
         con.close()
-    log.info("generated %s into %s at %s", summary.rows, landing_dir, datetime.now(timezone.utc))
+    log.info("generated %s into %s at %s", summary.rows, landing_dir, datetime.now(UTC))
     return summary

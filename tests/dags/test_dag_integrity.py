@@ -1,0 +1,56 @@
+"""Every DAG imports cleanly and carries the house header (STYLE.md rule 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from upstream.dag_support import APPROVED_TAGS, WRITER_POOL
+
+DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
+WAREHOUSE_TASKS = {"ingest_crm", "ingest_web", "ingest_orders", "transform", "build_candidate"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def test_dags_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+    assert dagbag.dags, "no DAGs found"
+
+
+def test_dag_id_matches_file_name(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert Path(dag.fileloc).stem == dag_id
+
+
+def test_header_owner_retries_tags_docs(dagbag):
+    for dag in dagbag.dags.values():
+        assert dag.doc_md, dag.dag_id
+        assert dag.tags and set(dag.tags) <= APPROVED_TAGS, dag.tags
+        assert dag.max_active_runs == 1
+        for t in dag.tasks:
+            assert t.owner not in (None, "", "airflow"), t.task_id
+            assert t.retries >= 2, t.task_id
+            assert t.retry_exponential_backoff, t.task_id
+            assert t.execution_timeout is not None, t.task_id
+
+
+def test_no_cycles_and_gate_before_publish(dagbag):
+    dag = dagbag.dags["upstream_daily"]
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order.index("transform") < order.index("build_candidate") < order.index("gate")
+    assert order.index("gate") < order.index("publish")
+    for source in ("crm", "web", "orders"):
+        assert order.index(f"ingest_{source}") < order.index("transform")
+
+
+def test_warehouse_tasks_share_the_one_slot_writer_pool(dagbag):
+    dag = dagbag.dags["upstream_daily"]
+    pools = {t.task_id: t.pool for t in dag.tasks}
+    assert {t for t, p in pools.items() if p == WRITER_POOL} == WAREHOUSE_TASKS

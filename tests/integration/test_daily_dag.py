@@ -1,0 +1,126 @@
+"""The daily DAG through real Airflow (`airflow dags test`) on tiny generated data.
+
+Expected values are computed independently with pandas from the generated landing files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from upstream.generate import generate
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW = str(Path(sys.executable).with_name("airflow"))
+SECRET = "integration-secret"
+K = 3
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dagrun")
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(root / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "UPSTREAM_PROJECT_DIR": str(ROOT),
+        "UPSTREAM_DATA_DIR": str(root / "data"),
+        "UPSTREAM_PUBLISHED_DIR": str(root / "published"),
+        "UPSTREAM_PSEUDONYM_SECRET": SECRET,
+        "UPSTREAM_MIN_GROUP_SIZE": str(K),
+    }
+    subprocess.run(["bash", str(ROOT / "scripts" / "airflow-init.sh")], env={
+        **env, "AIRFLOW": AIRFLOW}, check=True, cwd=ROOT)
+    generate(root / "data" / "landing", seed=21, customers_n=300, days=3)
+    return env, root
+
+
+def _dags_test(env, run_date: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [AIRFLOW, "dags", "test", "upstream_daily", run_date, "-c",
+         json.dumps({"backfill_from": "2026-11-01"})],
+        env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+def _published(root: Path) -> dict[str, pd.DataFrame]:
+    con = duckdb.connect(str(root / "published" / "design.duckdb"), read_only=True)
+    try:
+        return {t: con.table(t).df() for t in ("customer_needs", "design_demand", "publication")}
+    finally:
+        con.close()
+
+
+def _expected(landing: Path):
+    customers = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("crm/*/customers.csv")))
+    customers = customers.sort_values("updated_at").groupby("crm_id").tail(1)
+    orders = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("orders/*/orders.csv")))
+    lines = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("orders/*/order_lines.csv")))
+    bought = lines.merge(orders, on="order_id")
+    bought["amount"] = bought["quantity"] * bought["unit_price"]
+    consenting = customers[customers["consent_profiling"]]
+    per_customer = bought.groupby("crm_id").agg(order_count=("order_id", "nunique"),
+                                                revenue=("amount", "sum"))
+    needs = consenting[["crm_id"]].merge(per_customer, on="crm_id", how="left").fillna(0)
+    needs["customer_key"] = [hashlib.sha256(f"{SECRET}|{c}".encode()).hexdigest()
+                             for c in needs["crm_id"]]
+    cells = bought.groupby(["category", "size", "colour"]).agg(
+        units=("quantity", "sum"), customer_count=("crm_id", "nunique")).reset_index()
+    demand = cells[cells["customer_count"] >= K]
+    return needs, demand
+
+
+def test_daily_dag_publishes_what_the_landing_files_say(env):
+    env, root = env
+    run = _dags_test(env, "2026-11-04")  # the run at 11-04 covers 11-03; backfill from 11-01
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    got = _published(root)
+    needs, demand = _expected(root / "data" / "landing")
+
+    assert len(got["customer_needs"]) == len(needs)
+    merged = needs.merge(got["customer_needs"], on="customer_key", suffixes=("_exp", ""))
+    assert len(merged) == len(needs), "every consenting customer appears under its keyed hash"
+    assert (merged["order_count"] == merged["order_count_exp"]).all()
+    assert (merged["revenue"].astype(float) - merged["revenue_exp"]).abs().max() < 0.01
+
+    cells = got["design_demand"].merge(demand, on=["category", "size", "colour"],
+                                       suffixes=("", "_exp"))
+    assert len(got["design_demand"]) == len(demand) == len(cells)
+    assert (cells["units"] == cells["units_exp"]).all()
+    assert (cells["customer_count"] >= K).all()
+
+    pub = got["publication"].iloc[0]
+    assert pub["version"] == 1 and str(pub["interval_start"])[:10] == "2026-11-03"
+    manifest = json.loads((root / "published" / "manifest.json").read_text())
+    assert manifest["row_counts"] == {"customer_needs": len(needs), "design_demand": len(demand)}
+    assert manifest["gate"]["success"] is True
+
+
+def test_second_run_for_the_same_day_changes_no_data(env):
+    env, root = env
+    before = _published(root)
+    wh = root / "data" / "warehouse" / "upstream.duckdb"
+    count = "select count(*) from raw._load_manifest"
+    loads_before = duckdb.connect(str(wh), read_only=True).execute(count).fetchone()
+    run = _dags_test(env, "2026-11-04")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    after = _published(root)
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute(count).fetchone() == loads_before, "no file was loaded twice"
+    con.close()
+    for table in ("customer_needs", "design_demand"):
+        key = list(before[table].columns[:3])
+        pd.testing.assert_frame_equal(
+            before[table].sort_values(key).reset_index(drop=True),
+            after[table].sort_values(key).reset_index(drop=True))
+    assert after["publication"].iloc[0]["version"] == 2

@@ -1,0 +1,71 @@
+"""docker-compose.yml, README and CI agree with the pinned stack (no Docker engine here)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
+                    "airflow-triggerer"}
+
+
+def _locked_version(package: str) -> str:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    return next(p["version"] for p in lock["package"] if p["name"] == package)
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_uses_the_locked_airflow_version_everywhere():
+    version = _locked_version("apache-airflow")
+    services = _compose()["services"]
+    images = {name: s["image"] for name, s in services.items() if "airflow" in name}
+    assert images and set(images.values()) == {f"apache/airflow:{version}-python3.11"}
+
+
+def test_compose_defines_every_service_the_dags_need():
+    services = _compose()["services"]
+    assert AIRFLOW_SERVICES | {"postgres", "airflow-init"} <= set(services)
+    for name in AIRFLOW_SERVICES:
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert services[name]["depends_on"]["airflow-init"]["condition"] == (
+            "service_completed_successfully")
+    env = services["airflow-scheduler"]["environment"]
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert "duckdb_writer 1" in " ".join(services["airflow-init"]["command"])
+
+
+def test_compose_binds_only_loopback_and_keeps_secrets_out():
+    text = (ROOT / "docker-compose.yml").read_text()
+    for svc in _compose()["services"].values():
+        for port in svc.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), port
+    for secret in ("POSTGRES_PASSWORD", "UPSTREAM_PSEUDONYM_SECRET", "AIRFLOW_JWT_SECRET"):
+        assert re.search(rf"\$\{{{secret}:\?", text), f"{secret} must come from the environment"
+
+
+def _first_code_block() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```[a-z]*\n(.*?)```", readme, re.S)
+    assert block, "README has no fenced code block"
+    return [ln for ln in block.group(1).splitlines() if ln.strip()]
+
+
+def test_readme_first_block_is_the_two_commands_and_ci_runs_the_second():
+    lines = _first_code_block()
+    assert len(lines) == 2
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert lines[1].strip() in [ln.strip() for ln in ci]
+
+
+def test_lock_pins_the_stack():
+    assert _locked_version("apache-airflow").startswith("3.3.")
+    assert _locked_version("dbt-core").startswith("1.11.")
+    assert _locked_version("great-expectations").startswith("1.")
