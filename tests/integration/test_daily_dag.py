@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,25 @@ def test_second_run_for_the_same_day_changes_no_data(env):
             before[table].sort_values(key).reset_index(drop=True),
             after[table].sort_values(key).reset_index(drop=True))
     assert after["publication"].iloc[0]["version"] == 2
+
+
+def test_failed_gate_fails_the_run_and_keeps_the_publication(env, tmp_path):
+    env, root = env
+    db = root / "published" / "design.duckdb"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    # Same code, one stricter suite: customer_needs may hold at most one row.
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "dbt_project", project / "dbt_project",
+                    ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copytree(ROOT / "expectations", project / "expectations")
+    suite_path = project / "expectations" / "customer_needs.json"
+    suite = json.loads(suite_path.read_text())
+    suite["expectations"][0]["kwargs"]["max_value"] = 1
+    suite_path.write_text(json.dumps(suite))
+    run = _dags_test({**env, "UPSTREAM_PROJECT_DIR": str(project)}, "2026-11-04")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "gate failed" in output
+    assert "customer_needs: expect_table_row_count_to_be_between" in output
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert json.loads((root / "published" / "manifest.json").read_text())["version"] == 2
