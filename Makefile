@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV      := .venv
 BIN       := $(VENV)/bin
 SEED      ?= 42
-CUSTOMERS ?= 5000
+SF        ?= 0.02
 DAYS      ?= 28
 START     ?= 2026-11-01
 # A daily run at RUN_DATE covers the day before it (CronDataIntervalTimetable), so the run
@@ -32,7 +32,7 @@ airflow-init: venv ## local Airflow home in .airflow/ (SQLite) and the duckdb_wr
 	@./scripts/airflow-init.sh
 
 run: airflow-init ## generate sample data, run the daily DAG through Airflow, show the publication
-	$(BIN)/upstream generate --seed $(SEED) --customers $(CUSTOMERS) --days $(DAYS) --start $(START)
+	$(BIN)/upstream generate --seed $(SEED) --sf $(SF) --days $(DAYS) --start $(START)
 	$(BIN)/airflow dags test upstream_daily $(RUN_DATE) -c '{"backfill_from": "$(START)"}' > $(AIRFLOW_HOME)/last-run.log 2>&1 \
 	  || { tail -40 $(AIRFLOW_HOME)/last-run.log; echo "DAG run failed; full log: $(AIRFLOW_HOME)/last-run.log"; exit 1; }
 	@$(BIN)/upstream report

@@ -1,7 +1,7 @@
 """
 ### upstream_daily
 
-The daily spine: ingest the day's landing files (CRM, web, orders) into the DuckDB warehouse,
+The daily spine: ingest the day's landing files (catalogue, CRM, web, orders) into the DuckDB warehouse,
 `dbt build` the staging and mart models, copy the published feeds into a candidate database,
 validate it with the Great Expectations gate, and atomically publish it as
 `published/design.duckdb`.
@@ -74,7 +74,7 @@ def upstream_daily():
         with fail_fast():
             return pipeline.publish(candidate)
 
-    ingests = [_ingest_task(source) for source in ("crm", "web", "orders")]
+    ingests = [_ingest_task(source) for source in RAW]
     built = transform()
     cand = build_candidate()
     chain(ingests, built, cand)

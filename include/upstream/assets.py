@@ -3,6 +3,7 @@
 from airflow.sdk import Asset
 
 RAW = {
+    "catalogue": Asset("upstream_raw_catalogue"),
     "crm": Asset("upstream_raw_crm"),
     "web": Asset("upstream_raw_web"),
     "orders": Asset("upstream_raw_orders"),

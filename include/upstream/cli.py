@@ -9,20 +9,22 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from upstream.contracts import sources
 from upstream.settings import get_settings
 
 log = logging.getLogger("upstream")
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from upstream.generate import generate
+    from upstream.generate import Messiness, generate
 
     settings = get_settings()
     out = Path(args.out) if args.out else settings.landing_dir
-    summary = generate(out, seed=args.seed, customers_n=args.customers, days=args.days,
-                       start=args.start)
+    mess = Messiness.parse(args.mess or [], clean=args.clean)
+    summary = generate(out, seed=args.seed, sf=args.sf, days=args.days, start=args.start,
+                       mess=mess)
     print(json.dumps({"landing_dir": str(out), "files": len(summary.files),
-                      "rows": summary.rows}, indent=2))
+                      "rows": dict(summary.rows), "messiness": dict(summary.injected)}, indent=2))
     return 0
 
 
@@ -56,11 +58,11 @@ def _report(args: argparse.Namespace) -> int:
     from upstream.ingest import ingestion_report
 
     rows = ingestion_report(get_settings())
-    print(f"{'source':<8} {'files':>5} {'refused':>7} {'read':>10} {'loaded':>10} "
-          f"{'quarantined':>11}")
+    columns = ["source", "files", "duplicates", "refused", "rows_read", "rows_loaded",
+               "rows_quarantined"]
+    print(" ".join(f"{c:>16}" for c in columns))
     for r in rows:
-        print(f"{r['source']:<8} {r['files']:>5} {r['refused']:>7} "
-              f"{r['rows_read']:>10} {r['rows_loaded']:>10} {r['rows_quarantined']:>11}")
+        print(" ".join(f"{r[c]!s:>16}" for c in columns))
     return 0
 
 
@@ -71,14 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="write deterministic sample landing files")
     gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--customers", type=int, default=1000)
+    gen.add_argument("--sf", type=float, default=0.01,
+                     help="scale factor: 1 = 100k customers, 5M web events, 500k order lines a week")
     gen.add_argument("--days", type=int, default=7)
     gen.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1))
     gen.add_argument("--out", help="landing folder (default: the settings' landing folder)")
+    gen.add_argument("--mess", action="append", metavar="KNOB=RATE",
+                     help="set a messiness knob, e.g. --mess late_events=0.1 (repeatable)")
+    gen.add_argument("--clean", action="store_true", help="start from all knobs off")
     gen.set_defaults(func=_generate)
 
     ing = sub.add_parser("ingest", help="load one source's landing files for a day")
-    ing.add_argument("source", choices=["crm", "web", "orders"])
+    ing.add_argument("source", choices=sources())
     ing.add_argument("--day", type=date.fromisoformat, required=True)
     ing.add_argument("--backfill-from", dest="backfill_from", default=None)
     ing.set_defaults(func=_ingest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,14 +31,20 @@ class Check:
 
 @dataclass(frozen=True)
 class Contract:
+    name: str  # the contract file's stem; several contracts (dialects) may feed one table
     table: str
     source: str
-    file: str
+    pattern: str  # file name glob inside the source's day folder
     format: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
     checks: tuple[Check, ...] = ()
     csv: tuple[tuple[str, str | bool], ...] = ()
+    allow_empty: bool = False  # a header-only file is a valid "nothing happened" delivery
+    optional: bool = False  # a day may come without any file for this contract
+
+    def matches(self, file_name: str) -> bool:
+        return fnmatch.fnmatchcase(file_name, self.pattern)
 
     @property
     def names(self) -> list[str]:
@@ -52,14 +59,17 @@ def _parse(path: Path) -> Contract:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     try:
         contract = Contract(
+            name=path.stem,
             table=doc["table"],
             source=doc["source"],
-            file=doc["file"],
+            pattern=doc["pattern"],
             format=doc["format"],
             key=tuple(doc["key"]),
             columns=tuple(Column(**c) for c in doc["columns"]),
             checks=tuple(Check(**c) for c in doc.get("checks", [])),
             csv=tuple(sorted((doc.get("csv") or {}).items())),
+            allow_empty=bool(doc.get("allow_empty", False)),
+            optional=bool(doc.get("optional", False)),
         )
     except (KeyError, TypeError) as exc:
         raise ContractError(f"contract {path} is malformed: {exc}") from exc
@@ -72,7 +82,14 @@ def _parse(path: Path) -> Contract:
 
 @cache
 def all_contracts(directory: Path = CONTRACTS_DIR) -> tuple[Contract, ...]:
-    return tuple(_parse(p) for p in sorted(directory.glob("*.yml")))
+    contracts = tuple(_parse(p) for p in sorted(directory.glob("*.yml")))
+    by_table: dict[str, Contract] = {}
+    for c in contracts:
+        first = by_table.setdefault(c.table, c)
+        if first.columns != c.columns or first.key != c.key:
+            raise ContractError(f"contracts {first.name} and {c.name} feed table {c.table} "
+                                "but disagree on its columns or key")
+    return contracts
 
 
 def contracts_for(source: str) -> list[Contract]:

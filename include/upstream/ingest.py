@@ -16,7 +16,8 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -39,7 +40,7 @@ create table if not exists raw._load_manifest (
     sha256 varchar not null,
     schema_fingerprint varchar,
     version integer not null,
-    status varchar not null,          -- loaded | superseded | refused
+    status varchar not null,          -- loaded | superseded | duplicate | refused
     reason varchar,
     rows_read bigint,
     rows_loaded bigint,
@@ -69,7 +70,7 @@ class LandingError(RuntimeError):
 class FileResult:
     table: str
     path: str
-    status: str  # loaded | skipped | refused
+    status: str  # loaded | skipped | duplicate | refused
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -86,12 +87,15 @@ class IngestReport:
     files: list[FileResult] = field(default_factory=list)
 
     def summary(self) -> dict:
+        """Totals for XCom and logs (per-file detail stays in the manifest and the task log)."""
         totals = {
             k: sum(getattr(f, k) for f in self.files)
             for k in ("rows_read", "rows_loaded", "rows_quarantined")
         }
-        return {"source": self.source, "days": self.days, **totals,
-                "files": [asdict(f) for f in self.files]}
+        statuses = Counter(f.status for f in self.files)
+        drift = sorted({f"{f.table}.{c}" for f in self.files for c in f.extra_columns})
+        return {"source": self.source, "first_day": self.days[0], "last_day": self.days[-1],
+                **totals, "files": dict(statuses), "extra_columns": drift}
 
 
 def sha256_of(path: Path) -> str:
@@ -102,10 +106,15 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open_text(path: Path, encoding: str) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
-    return path.open(encoding=encoding, newline="")
+def _first_line(path: Path, encoding: str) -> str:
+    """The header line only: a bad byte further down is the CSV reader's (and quarantine's) job."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.readline()
+    try:
+        return raw.decode(encoding).lstrip("\ufeff")
+    except UnicodeDecodeError as exc:
+        raise LandingError(f"{path}: header line is not {encoding} ({exc})") from exc
 
 
 def _sql_str(value: str) -> str:
@@ -129,13 +138,18 @@ def ensure_raw_table(con: duckdb.DuckDBPyConnection, contract: Contract) -> None
                     f"{_ident(c.name)} {c.type}")
 
 
-def _reason_expr(contract: Contract, extra_casts: list[str]) -> str:
-    """SQL giving the first reason a parsed row is quarantined, or NULL when it is valid."""
+def _reason_expr(contract: Contract, extra_casts: list[str], day: date) -> str:
+    """SQL giving the first reason a parsed row is quarantined, or NULL when it is valid.
+
+    ``{day}`` in a check stands for the file's day (checks never depend on the wall clock, so
+    a backfill judges old files as a daily run did).
+    """
     whens = list(extra_casts)  # an uncastable value says so, not "missing"
     whens += [f"when {_ident(c.name)} is null then 'missing_required:{c.name}'"
               for c in contract.columns if c.required]
-    whens += [f"when not coalesce(({k.valid_when}), false) then '{k.reason}'"
-              for k in contract.checks]
+    day_sql = f"date '{day.isoformat()}'"
+    whens += [f"when not coalesce(({k.valid_when.replace('{day}', day_sql)}), false) "
+              f"then '{k.reason}'" for k in contract.checks]
     return "case " + " ".join(whens) + " end" if whens else "null::varchar"
 
 
@@ -147,11 +161,7 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
     opts = contract.csv_options
     encoding = str(opts.get("encoding", "utf-8"))
     delim = str(opts.get("delim", ","))
-    try:
-        with _open_text(path, encoding) as fh:
-            header = next(csv.reader(fh, delimiter=delim), None)
-    except UnicodeDecodeError as exc:
-        raise LandingError(f"{path}: not {encoding} ({exc})") from exc
+    header = next(csv.reader(io.StringIO(_first_line(path, encoding)), delimiter=delim), None)
     if not header:
         raise LandingError(f"{path} is empty: no header line")
     header = [h.strip() for h in header]
@@ -182,8 +192,9 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
     con.execute(
         """create or replace temp table _rejected as
         select line as line_no, any_value(csv_line) as raw_text,
-               string_agg(error_type || coalesce(':' || column_name, ''), '; '
-                          order by column_idx) as reason
+               string_agg(distinct error_type || coalesce(':' || column_name, ''), '; '
+                          order by error_type || coalesce(':' || column_name, ''))
+                   as reason
         from _rejects group by line"""
     )
     return extra, hashlib.sha256(",".join(header).encode()).hexdigest()[:16]
@@ -234,8 +245,9 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
 def _previous(con: duckdb.DuckDBPyConnection, rel: str) -> tuple[int, str | None]:
     """(highest version loaded so far, sha256 of the version currently loaded) for a path."""
     row = con.execute(
-        "select coalesce(max(version), 0), any_value(sha256) filter (where status = 'loaded') "
-        "from raw._load_manifest where path = ? and status in ('loaded', 'superseded')",
+        "select coalesce(max(version), 0), "
+        "any_value(sha256) filter (where status in ('loaded', 'duplicate')) "
+        "from raw._load_manifest where path = ? and status <> 'refused'",
         [rel],
     ).fetchone()
     return int(row[0]), row[1]
@@ -254,8 +266,13 @@ def _write_manifest(con, result: FileResult, contract: Contract, *, load_id: str
 
 
 def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *, rel: str,
-              day: date, max_reject_rate: float) -> FileResult:
-    """Load one landing file in one transaction (see the module docstring)."""
+              day: date, max_reject_rate: float, reject_floor: int = 0) -> FileResult:
+    """Load one landing file in one transaction (see the module docstring).
+
+    The file is refused when more than ``max_reject_rate`` of its rows *and* more than
+    ``reject_floor`` rows are quarantined (the floor keeps tiny delta files from being refused
+    for one bad row).
+    """
     started = time.time()
     size = path.stat().st_size
     if size == 0:
@@ -267,6 +284,18 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         return FileResult(contract.table, rel, "skipped", version=last_version,
                           note="same content already loaded")
     load_id = str(uuid.uuid4())
+    twin = con.execute(
+        "select path from raw._load_manifest where sha256 = ? and table_name = ? and "
+        "status = 'loaded' and rows_read > 0 and path <> ? order by finished_at limit 1",
+        [sha, contract.table, rel]).fetchone()
+    if twin:
+        result = FileResult(contract.table, rel, "duplicate", version=last_version + 1,
+                            note=f"same content as {twin[0]}: not loaded again")
+        con.begin()
+        _write_manifest(con, result, contract, load_id=load_id, rel=rel, size=size, sha=sha,
+                        fingerprint=None, day=day, started=started, reason=result.note)
+        con.commit()
+        return result
     result = FileResult(contract.table, rel, "loaded", version=last_version + 1)
     con.begin()
     try:
@@ -276,19 +305,21 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         except duckdb.Error as exc:
             raise LandingError(f"{path} cannot be parsed as {contract.format}: {exc}") from exc
         result.extra_columns = extra
-        _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel)
+        _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel, day=day)
         result.seconds = round(time.time() - started, 3)
-        if result.rows_read == 0:
-            raise LandingError(f"{path} holds no rows (header only or blank)")
-        rate = result.rows_quarantined / result.rows_read
-        if rate > max_reject_rate:
+        if result.rows_read == 0 and not contract.allow_empty:
+            raise LandingError(f"{path} holds no rows (header only or blank); contract "
+                               f"{contract.name} does not allow empty deliveries")
+        rate = result.rows_quarantined / result.rows_read if result.rows_read else 0.0
+        if rate > max_reject_rate and result.rows_quarantined > reject_floor:
             top = con.execute(
                 "select string_agg(reason || ' x' || n, ', ') from (select reason, count(*) n "
                 "from raw._quarantine where load_id = ? group by reason order by n desc, reason "
                 "limit 5)", [load_id]).fetchone()[0]
             raise _Refused(f"{path}: {result.rows_quarantined} of {result.rows_read} rows "
                            f"({rate:.1%}) rejected, above the limit of {max_reject_rate:.1%} "
-                           f"(UPSTREAM_MAX_REJECT_RATE); file refused, nothing loaded. "
+                           f"(UPSTREAM_MAX_REJECT_RATE) and more than {reject_floor} rows "
+                           "(UPSTREAM_REJECT_FLOOR); file refused, nothing loaded. "
                            f"Reasons: {top}")
         note = None
         if loaded_sha is not None:
@@ -320,8 +351,8 @@ class _Refused(Exception):
 
 
 def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id: str,
-                         rel: str) -> None:
-    reason = _reason_expr(contract, ["when _cast_reason is not null then _cast_reason"])
+                         rel: str, day: date) -> None:
+    reason = _reason_expr(contract, ["when _cast_reason is not null then _cast_reason"], day)
     row_json = ", ".join(f"{_sql_str(c)}, {_ident(c)}" for c in contract.names)
     con.execute(f"create or replace temp table _checked as select *, {reason} as _reason "
                 "from _parsed")
@@ -329,7 +360,8 @@ def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id
     con.execute(f"delete from raw.{contract.table} where _source_file = ?", [rel])
     con.execute("delete from raw._quarantine where source_file = ?", [rel])
     con.execute(
-        "update raw._load_manifest set status = 'superseded' where path = ? and status = 'loaded'",
+        "update raw._load_manifest set status = 'superseded' "
+        "where path = ? and status in ('loaded', 'duplicate')",
         [rel],
     )
     con.execute(
@@ -358,19 +390,33 @@ def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id
     con.execute("drop table if exists temp._checked")
 
 
+def _is_landing_file(path: Path) -> bool:
+    return path.is_file() and not path.name.startswith(".") and not path.name.endswith(".tmp")
+
+
 def landing_files(settings: Settings, source: str, day: date) -> list[tuple[Contract, Path]]:
-    """The files a source must deliver for ``day``; a missing folder or file is an error."""
+    """Every file of ``source`` for ``day``, each matched to exactly one contract.
+
+    A missing folder, a file no contract claims, a file two contracts claim, or a required
+    contract without a file is an error naming the folder or file.
+    """
     folder = settings.landing_dir / source / day.isoformat()
     if not folder.is_dir():
         raise LandingError(f"no landing folder for source {source!r} on {day}: {folder} "
                            "does not exist")
-    found = []
-    for contract in contracts_for(source):
-        path = folder / contract.file
-        if not path.is_file():
-            raise LandingError(f"{path} is missing: source {source!r} must deliver "
-                               f"{contract.file} for {day} (contract {contract.table})")
-        found.append((contract, path))
+    contracts = contracts_for(source)
+    found: list[tuple[Contract, Path]] = []
+    for path in sorted(p for p in folder.iterdir() if _is_landing_file(p)):
+        claims = [c for c in contracts if c.matches(path.name)]
+        if len(claims) != 1:
+            patterns = [c.pattern for c in contracts]
+            raise LandingError(f"{path}: {'no' if not claims else 'more than one'} contract of "
+                               f"source {source!r} matches this file (patterns {patterns})")
+        found.append((claims[0], path))
+    for contract in contracts:
+        if not contract.optional and not any(c is contract for c, _ in found):
+            raise LandingError(f"{folder}: no file matching {contract.pattern!r}; source "
+                               f"{source!r} must deliver one for {day} (contract {contract.name})")
     return found
 
 
@@ -380,12 +426,13 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
     plan = [(day, c, p) for day in days for c, p in landing_files(settings, source, day)]
     with connection(settings.warehouse_path) as con:
         con.execute(MANIFEST_DDL)
-        for contract in contracts_for(source):
+        for contract in {c.table: c for c in contracts_for(source)}.values():
             ensure_raw_table(con, contract)
         for day, contract, path in plan:
             rel = path.relative_to(settings.landing_dir).as_posix()
             result = load_file(con, contract, path, rel=rel, day=day,
-                               max_reject_rate=settings.max_reject_rate)
+                               max_reject_rate=settings.max_reject_rate,
+                               reject_floor=settings.reject_floor)
             log.info("%-16s %-40s %-8s read=%d loaded=%d quarantined=%d extra=%s %.2fs %s",
                      result.table, rel, result.status, result.rows_read, result.rows_loaded,
                      result.rows_quarantined, result.extra_columns, result.seconds, result.note)
@@ -399,6 +446,7 @@ def ingestion_report(settings: Settings) -> list[dict]:
         cur = con.execute(
             """select source,
                    count(*) filter (where status = 'loaded') as files,
+                   count(*) filter (where status = 'duplicate') as duplicates,
                    count(*) filter (where status = 'refused') as refused,
                    coalesce(sum(rows_read) filter (where status = 'loaded'), 0) as rows_read,
                    coalesce(sum(rows_loaded) filter (where status = 'loaded'), 0) as rows_loaded,

@@ -43,8 +43,10 @@ def ingest(source: str, day: date, backfill_from: str | None = None,
     settings = settings or get_settings()
     report = ingest_source(settings, source, days_to_load(day, backfill_from))
     summary = report.summary()
-    log.info("ingest %s %s: read=%d loaded=%d quarantined=%d", source, summary["days"],
-             summary["rows_read"], summary["rows_loaded"], summary["rows_quarantined"])
+    log.info("ingest %s %s..%s: files %s, read=%d loaded=%d quarantined=%d, extra columns %s",
+             source, summary["first_day"], summary["last_day"], summary["files"],
+             summary["rows_read"], summary["rows_loaded"], summary["rows_quarantined"],
+             summary["extra_columns"])
     return summary
 
 

@@ -46,6 +46,7 @@ class Settings:
     data_dir: Path
     published_dir: Path
     max_reject_rate: float
+    reject_floor: int
     min_group_size: int
     pseudonym_secret: str | None
     demand_window_days: int
@@ -97,6 +98,7 @@ def get_settings() -> Settings:
         data_dir=data_dir,
         published_dir=published,
         max_reject_rate=reject_rate,
+        reject_floor=_int("UPSTREAM_REJECT_FLOOR", 10),
         min_group_size=_int("UPSTREAM_MIN_GROUP_SIZE", 5),
         pseudonym_secret=os.environ.get("UPSTREAM_PSEUDONYM_SECRET") or None,
         demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", 28),

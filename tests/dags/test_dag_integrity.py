@@ -9,7 +9,8 @@ import pytest
 from upstream.dag_support import APPROVED_TAGS, WRITER_POOL
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-WAREHOUSE_TASKS = {"ingest_crm", "ingest_web", "ingest_orders", "transform", "build_candidate"}
+WAREHOUSE_TASKS = {"ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders", "transform",
+                   "build_candidate"}
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_no_cycles_and_gate_before_publish(dagbag):
     order = [t.task_id for t in dag.topological_sort()]
     assert order.index("transform") < order.index("build_candidate") < order.index("gate")
     assert order.index("gate") < order.index("publish")
-    for source in ("crm", "web", "orders"):
+    for source in ("catalogue", "crm", "web", "orders"):
         assert order.index(f"ingest_{source}") < order.index("transform")
 
 

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from upstream.generate import generate
+from upstream.generate import Messiness, generate
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def env(tmp_path_factory):
     }
     subprocess.run(["bash", str(ROOT / "scripts" / "airflow-init.sh")], env={
         **env, "AIRFLOW": AIRFLOW}, check=True, cwd=ROOT)
-    generate(root / "data" / "landing", seed=21, customers_n=300, days=3)
+    generate(root / "data" / "landing", seed=21, sf=0.003, days=3, mess=Messiness.clean())
     return env, root
 
 
@@ -63,20 +63,26 @@ def _published(root: Path) -> dict[str, pd.DataFrame]:
 
 
 def _expected(landing: Path):
-    customers = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("crm/*/customers.csv")))
-    customers = customers.sort_values("updated_at").groupby("crm_id").tail(1)
-    orders = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("orders/*/orders.csv")))
-    lines = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("orders/*/order_lines.csv")))
+    customers = pd.concat(
+        [pd.read_csv(p) for p in sorted(landing.glob("crm/*/crm_customers_*.csv"))]
+        + [pd.read_csv(p, sep=";", encoding="latin-1")
+           for p in sorted(landing.glob("crm/*/legacy_customers_*.csv"))])
+    customers = customers.sort_values("updated_at", kind="stable").groupby("crm_id").tail(1)
+    customers = customers[customers["op"] == "upsert"]
+    orders = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("orders/*/orders_*.csv")))
+    lines = pd.concat(pd.read_csv(p)
+                      for p in sorted(landing.glob("orders/*/order_lines_*.csv")))
+    orders["buyer"] = orders["crm_id"].fillna(orders["guest_email"])
     bought = lines.merge(orders, on="order_id")
     bought["amount"] = bought["quantity"] * bought["unit_price"]
     consenting = customers[customers["consent_profiling"]]
-    per_customer = bought.groupby("crm_id").agg(order_count=("order_id", "nunique"),
-                                                revenue=("amount", "sum"))
+    per_customer = bought.dropna(subset=["crm_id"]).groupby("crm_id").agg(
+        order_count=("order_id", "nunique"), revenue=("amount", "sum"))
     needs = consenting[["crm_id"]].merge(per_customer, on="crm_id", how="left").fillna(0)
     needs["customer_key"] = [hashlib.sha256(f"{SECRET}|{c}".encode()).hexdigest()
                              for c in needs["crm_id"]]
     cells = bought.groupby(["category", "size", "colour"]).agg(
-        units=("quantity", "sum"), customer_count=("crm_id", "nunique")).reset_index()
+        units=("quantity", "sum"), customer_count=("buyer", "nunique")).reset_index()
     demand = cells[cells["customer_count"] >= K]
     return needs, demand
 

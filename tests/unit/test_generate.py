@@ -1,6 +1,8 @@
 from datetime import date
 
-from upstream.generate import generate
+import pytest
+
+from upstream.generate import Messiness, generate
 
 
 def _bytes(root):
@@ -8,28 +10,53 @@ def _bytes(root):
 
 
 def test_same_seed_gives_identical_files(tmp_path):
-    generate(tmp_path / "a", seed=7, customers_n=50, days=2)
-    generate(tmp_path / "b", seed=7, customers_n=50, days=2)
+    generate(tmp_path / "a", seed=7, sf=0.001, days=2)
+    generate(tmp_path / "b", seed=7, sf=0.001, days=2)
     assert _bytes(tmp_path / "a") == _bytes(tmp_path / "b")
 
 
 def test_other_seed_gives_other_data(tmp_path):
-    generate(tmp_path / "a", seed=7, customers_n=50, days=1)
-    generate(tmp_path / "b", seed=8, customers_n=50, days=1)
+    generate(tmp_path / "a", seed=7, sf=0.001, days=1)
+    generate(tmp_path / "b", seed=8, sf=0.001, days=1)
     assert _bytes(tmp_path / "a") != _bytes(tmp_path / "b")
 
 
-def test_adding_days_leaves_earlier_days_unchanged(tmp_path):
-    generate(tmp_path / "short", seed=3, customers_n=40, days=2)
-    generate(tmp_path / "long", seed=3, customers_n=40, days=4)
+def test_adding_days_leaves_earlier_days_unchanged_when_nothing_arrives_late(tmp_path):
+    mess = Messiness().with_(late_events=0.0)
+    generate(tmp_path / "short", seed=3, sf=0.001, days=2, mess=mess)
+    generate(tmp_path / "long", seed=3, sf=0.001, days=4, mess=mess)
     short, long = _bytes(tmp_path / "short"), _bytes(tmp_path / "long")
     assert short.items() <= long.items()
     assert any("2026-11-04" in k for k in long)
 
 
 def test_layout_is_source_then_day(tmp_path):
-    summary = generate(tmp_path, seed=1, customers_n=20, days=1, start=date(2026, 3, 5))
+    summary = generate(tmp_path, seed=1, sf=0.001, days=1, start=date(2026, 3, 5),
+                       mess=Messiness.clean())
     rel = sorted(p.relative_to(tmp_path).as_posix() for p in summary.files)
-    assert rel == ["crm/2026-03-05/customers.csv", "orders/2026-03-05/order_lines.csv",
-                   "orders/2026-03-05/orders.csv", "web/2026-03-05/events.ndjson"]
-    assert summary.rows["crm_customers"] == 20
+    assert rel == [
+        "catalogue/2026-03-05/products_20260305.csv",
+        "crm/2026-03-05/crm_customers_20260305.csv",
+        "crm/2026-03-05/legacy_customers_20260305.csv",
+        "orders/2026-03-05/delivery_notes_20260305.csv",
+        "orders/2026-03-05/invoices_20260305.csv",
+        "orders/2026-03-05/order_lines_20260305.csv",
+        "orders/2026-03-05/orders_20260305.csv",
+        "orders/2026-03-05/returns_20260305.csv",
+        "web/2026-03-05/events_20260305.ndjson.gz",
+    ]
+    assert summary.rows["crm_customers"] == 100  # SF 0.001 = 100 customers
+    assert sum(summary.injected.values()) == 0
+
+
+def test_legacy_crm_export_is_latin1_with_semicolons(tmp_path):
+    generate(tmp_path, seed=1, sf=0.002, days=1, mess=Messiness.clean())
+    raw = next(tmp_path.glob("crm/*/legacy_customers_*.csv")).read_bytes()
+    assert raw.split(b"\n", 1)[0].startswith(b"crm_id;first_name;last_name;")
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8") if any(b > 127 for b in raw) else b"\xff".decode("utf-8")
+
+
+def test_unknown_knob_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown messiness knob"):
+        Messiness.parse(["late_evnts=0.1"])

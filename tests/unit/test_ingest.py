@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 from dataclasses import replace
 from datetime import date
 
@@ -11,11 +12,11 @@ from hypothesis import strategies as st
 
 from upstream import ingest as ingest_mod
 from upstream.contracts import ContractError
-from upstream.generate import generate
+from upstream.generate import Messiness, generate
 from upstream.ingest import LandingError, ingest_source
 
 DAY = date(2026, 11, 1)
-HEADER = "order_id,crm_id,ordered_at,currency,channel\n"
+HEADER = "order_id,crm_id,guest_email,ordered_at,currency,channel,shipping_country\n"
 
 
 def _rows(settings, sql):
@@ -26,29 +27,47 @@ def _rows(settings, sql):
         con.close()
 
 
-def _write_orders(settings, day, orders_text, lines_text=None):
+FLOW_HEADERS = {
+    "delivery_notes": "delivery_id,order_id,shipped_at,delivered_at,carrier,status\n",
+    "invoices": "invoice_id,order_id,net_amount,vat_amount,gross_amount,currency,issued_at,"
+                "paid_at\n",
+    "returns": "return_id,order_line_id,returned_at,quantity,reason_code,free_text\n",
+}
+LINES = ("order_line_id,order_id,sku,category,size,colour,material,fit,configured_options,"
+         "is_made_to_order,quantity,unit_price,discount_rate\n"
+         "L1,O1,SKU-1,dresses,M,red,silk,slim,,false,1,10.00,0\n")
+
+
+def _write_orders(settings, day, orders_text, lines_text=LINES):
+    """An orders folder with the given headers file, one line and empty flow files."""
     folder = settings.landing_dir / "orders" / day.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "orders.csv").write_text(orders_text)
-    (folder / "order_lines.csv").write_text(lines_text or (
-        "order_line_id,order_id,sku,category,size,colour,material,quantity,unit_price,discount\n"
-        "L1,O1,SKU-1,dresses,M,red,silk,1,10.00,0\n"))
+    stamp = f"{day:%Y%m%d}"
+    (folder / f"orders_{stamp}.csv").write_text(orders_text)
+    (folder / f"order_lines_{stamp}.csv").write_text(lines_text)
+    for name, header in FLOW_HEADERS.items():
+        (folder / f"{name}_{stamp}.csv").write_text(header)
     return folder
 
 
-def test_every_generated_row_is_loaded_and_accounted(settings):
-    summary = generate(settings.landing_dir, seed=5, customers_n=60, days=2)
-    for source in ("crm", "web", "orders"):
+def _gzip(path, text):
+    with gzip.open(path.with_name(path.name + ".gz"), "wt", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def test_every_generated_row_is_read_and_accounted(settings):
+    summary = generate(settings.landing_dir, seed=5, sf=0.001, days=2)
+    for source in ("catalogue", "crm", "web", "orders"):
         report = ingest_source(settings, source, [DAY, date(2026, 11, 2)])
         for f in report.files:
             assert f.rows_read == f.rows_loaded + f.rows_quarantined
-    counts = dict(_rows(settings, "select table_name, sum(rows_loaded) from raw._load_manifest "
-                                  "group by all"))
-    assert counts == summary.rows
+    read = dict(_rows(settings, "select table_name, sum(rows_read) from raw._load_manifest "
+                                "group by all"))
+    assert read == {k: n for k, n in summary.rows.items()}
 
 
 def test_rerun_of_same_day_changes_nothing(settings):
-    generate(settings.landing_dir, seed=5, customers_n=30, days=1)
+    generate(settings.landing_dir, seed=5, sf=0.001, days=1)
     first = ingest_source(settings, "web", [DAY])
     snapshot = _rows(settings, "select * exclude (_loaded_at) from raw.web_events order by all")
     again = ingest_source(settings, "web", [DAY])
@@ -60,10 +79,10 @@ def test_rerun_of_same_day_changes_nothing(settings):
 
 
 def test_new_content_under_known_name_replaces_old_version(settings):
-    _write_orders(settings, DAY, HEADER + "O1,C1,2026-11-01 10:00:00+00,EUR,web\n")
+    _write_orders(settings, DAY, HEADER + "O1,C1,,2026-11-01 10:00:00+00,EUR,web,DE\n")
     ingest_source(settings, "orders", [DAY])
-    _write_orders(settings, DAY, HEADER + "O1,C1,2026-11-01 10:00:00+00,EUR,web\n"
-                                          "O2,C2,2026-11-01 11:00:00+00,EUR,store\n")
+    _write_orders(settings, DAY, HEADER + "O1,C1,,2026-11-01 10:00:00+00,EUR,web,DE\n"
+                                          "O2,C2,,2026-11-01 11:00:00+00,EUR,store,FR\n")
     report = ingest_source(settings, "orders", [DAY])
     orders = next(f for f in report.files if f.table == "erp_orders")
     assert (orders.status, orders.version) == ("loaded", 2)
@@ -75,10 +94,10 @@ def test_new_content_under_known_name_replaces_old_version(settings):
 
 
 def test_malformed_rows_are_quarantined_with_line_and_reason(settings):
-    good = "".join(f"O{i},C{i},2026-11-01 10:00:00+00,EUR,web\n" for i in range(40))
-    bad = ("O90,C90,not-a-date,EUR,web\n"  # line 42: cast error
-           "O91,C91,2026-11-01 10:00:00+00,EUR,web,surplus\n"  # line 43: too many columns
-           ",C92,2026-11-01 10:00:00+00,EUR,web\n")  # line 44: missing key
+    good = "".join(f"O{i},C{i},,2026-11-01 10:00:00+00,EUR,web,DE\n" for i in range(40))
+    bad = ("O90,C90,,not-a-date,EUR,web,DE\n"  # line 42: cast error
+           "O91,C91,,2026-11-01 10:00:00+00,EUR,web,DE,surplus\n"  # line 43: too many columns
+           ",C92,,2026-11-01 10:00:00+00,EUR,web,DE\n")  # line 44: missing key
     _write_orders(settings, DAY, HEADER + good + bad)
     report = ingest_source(replace(settings, max_reject_rate=0.1), "orders", [DAY])
     orders = next(f for f in report.files if f.table == "erp_orders")
@@ -94,10 +113,11 @@ def test_malformed_rows_are_quarantined_with_line_and_reason(settings):
 
 
 def test_file_above_reject_rate_is_refused_and_nothing_loaded(settings):
-    _write_orders(settings, DAY, HEADER + "O1,C1,garbage,EUR,web\nO2,C2,2026-11-01,EUR,web\n")
-    with pytest.raises(LandingError, match=r"orders\.csv: 1 of 2 rows .* file refused.*"
-                                           r"Reasons: CAST:ordered_at x1"):
-        ingest_source(settings, "orders", [DAY])
+    _write_orders(settings, DAY, HEADER + "O1,C1,,garbage,EUR,web,DE\n"
+                                          "O2,C2,,2026-11-01,EUR,web,DE\n")
+    with pytest.raises(LandingError, match=r"orders_20261101\.csv: 1 of 2 rows .* file refused"
+                                           r".*Reasons: CAST:ordered_at x1"):
+        ingest_source(replace(settings, reject_floor=0), "orders", [DAY])
     assert _rows(settings, "select count(*) from raw.erp_orders") == [(0,)]
     assert _rows(settings, "select status from raw._load_manifest "
                            "where table_name = 'erp_orders'") == [("refused",)]
@@ -106,11 +126,11 @@ def test_file_above_reject_rate_is_refused_and_nothing_loaded(settings):
 def test_invalid_json_lines_are_quarantined(settings):
     folder = settings.landing_dir / "web" / DAY.isoformat()
     folder.mkdir(parents=True)
+    path = folder / "events_20261101.ndjson"
     good = "".join(
         f'{{"event_id":"E{i}","event_type":"page_view","occurred_at":"2026-11-01T10:00:00Z",'
         f'"anonymous_id":"A{i}","utm_source":"mail"}}\n' for i in range(60))
-    (folder / "events.ndjson").write_text(
-        good + '{"event_id": "broken\n'
+    _gzip(path, good + '{"event_id": "broken\n'
         '{"event_id":"E99","event_type":"page_view","occurred_at":"yesterday","anonymous_id":"A"}\n')
     report = ingest_source(settings, "web", [DAY])
     (f,) = report.files
@@ -129,24 +149,24 @@ def test_missing_landing_folder_names_it(settings):
 
 def test_empty_file_names_the_file(settings):
     folder = _write_orders(settings, DAY, "")
-    with pytest.raises(LandingError, match=str(folder / "orders.csv") + " is empty"):
+    with pytest.raises(LandingError, match=str(folder / "orders_20261101.csv") + " is empty"):
         ingest_source(settings, "orders", [DAY])
 
 
 def test_header_only_file_is_an_error(settings):
     _write_orders(settings, DAY, HEADER)
-    with pytest.raises(LandingError, match="orders.csv holds no rows"):
+    with pytest.raises(LandingError, match="orders_20261101.csv holds no rows"):
         ingest_source(settings, "orders", [DAY])
 
 
 def test_missing_required_column_refuses_the_file(settings):
-    _write_orders(settings, DAY, "order_id,ordered_at,currency\nO1,2026-11-01,EUR\n")
-    with pytest.raises(ContractError, match=r"lacks required column\(s\) \['crm_id'\]"):
+    _write_orders(settings, DAY, "order_id,crm_id,currency\nO1,C1,EUR\n")
+    with pytest.raises(ContractError, match=r"lacks required column\(s\) \['ordered_at'\]"):
         ingest_source(settings, "orders", [DAY])
 
 
 def test_crash_inside_a_file_leaves_nothing_and_rerun_completes(settings, monkeypatch):
-    generate(settings.landing_dir, seed=2, customers_n=30, days=1)
+    generate(settings.landing_dir, seed=2, sf=0.001, days=1)
     real = ingest_mod._write_manifest
 
     def crash(*args, **kwargs):
@@ -165,13 +185,13 @@ def test_crash_inside_a_file_leaves_nothing_and_rerun_completes(settings, monkey
 
 
 def test_crash_between_files_rerun_loads_only_the_rest(settings, monkeypatch):
-    generate(settings.landing_dir, seed=2, customers_n=30, days=2)
+    generate(settings.landing_dir, seed=2, sf=0.001, days=2, mess=Messiness.clean())
     real = ingest_mod.load_file
     calls = []
 
     def crash_on_third(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 6:
             raise RuntimeError("simulated crash between files")
         return real(*args, **kwargs)
 
@@ -180,14 +200,14 @@ def test_crash_between_files_rerun_loads_only_the_rest(settings, monkeypatch):
         ingest_source(settings, "orders", [DAY, date(2026, 11, 2)])
     monkeypatch.setattr(ingest_mod, "load_file", real)
     report = ingest_source(settings, "orders", [DAY, date(2026, 11, 2)])
-    assert [f.status for f in report.files] == ["skipped", "skipped", "loaded", "loaded"]
+    assert [f.status for f in report.files] == ["skipped"] * 5 + ["loaded"] * 5
     assert _rows(settings, "select count(*) = count(distinct order_line_id) "
                            "from raw.erp_order_lines") == [(True,)]
 
 
 def test_backfill_of_three_days_equals_three_daily_runs(settings, tmp_path, monkeypatch):
     days = [date(2026, 11, d) for d in (1, 2, 3)]
-    generate(settings.landing_dir, seed=9, customers_n=25, days=3)
+    generate(settings.landing_dir, seed=9, sf=0.001, days=3)
     ingest_source(settings, "web", days)
     backfilled = _rows(settings, "select * exclude (_load_id, _loaded_at) from raw.web_events "
                                  "order by all")
@@ -195,7 +215,7 @@ def test_backfill_of_three_days_equals_three_daily_runs(settings, tmp_path, monk
     from upstream.settings import get_settings
 
     daily = get_settings()
-    generate(daily.landing_dir, seed=9, customers_n=25, days=3)
+    generate(daily.landing_dir, seed=9, sf=0.001, days=3)
     for d in days:
         ingest_source(daily, "web", [d])
     assert _rows(daily, "select * exclude (_load_id, _loaded_at) from raw.web_events "
@@ -215,7 +235,7 @@ line = st.one_of(
 def test_read_equals_loaded_plus_quarantined_for_any_lines(settings, lines):
     folder = settings.landing_dir / "web" / DAY.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "events.ndjson").write_text("\n".join(lines) + "\n")
+    _gzip(folder / "events_20261101.ndjson", "\n".join(lines) + "\n")
     settings.warehouse_path.unlink(missing_ok=True)
     relaxed = replace(settings, max_reject_rate=1.0)
     (f,) = ingest_source(relaxed, "web", [DAY]).files

@@ -5,26 +5,18 @@ with customers as (
     where has_profiling_consent
 ),
 
-orders as (
-    select * from {{ ref('stg_erp__orders') }}
-),
-
-order_lines as (
-    select * from {{ ref('stg_erp__order_lines') }}
-),
-
 purchases as (
     select
-        orders.customer_id,
-        orders.order_id,
-        orders.ordered_at,
-        order_lines.category,
-        order_lines.size,
-        order_lines.colour,
-        order_lines.quantity,
-        order_lines.line_amount
-    from order_lines
-    inner join orders on order_lines.order_id = orders.order_id
+        customer_id,
+        order_id,
+        ordered_at,
+        category,
+        size,
+        colour,
+        quantity,
+        line_amount_eur
+    from {{ ref('int_order_lines__enriched') }}
+    where customer_id is not null
 ),
 
 totals as (
@@ -32,7 +24,7 @@ totals as (
         customer_id,
         count(distinct order_id) as order_count,
         sum(quantity) as units_bought,
-        sum(line_amount) as revenue,
+        sum(line_amount_eur) as revenue,
         max(ordered_at)::date as last_order_date
     from purchases
     group by customer_id

@@ -2,14 +2,10 @@
 -- Cells bought by fewer than min_group_size distinct customers are suppressed (privacy).
 {% set window_days = var('demand_window_days') | int %}
 {% set as_of = var('as_of_date') %}
-with orders as (
-    select * from {{ ref('stg_erp__orders') }}
+with order_lines as (
+    select * from {{ ref('int_order_lines__enriched') }}
     where ordered_at >= date '{{ as_of }}' - interval {{ window_days }} day
         and ordered_at < date '{{ as_of }}'
-),
-
-order_lines as (
-    select * from {{ ref('stg_erp__order_lines') }}
 ),
 
 cells as (
@@ -18,11 +14,11 @@ cells as (
         order_lines.size,
         coalesce(order_lines.colour, 'unknown') as colour,
         sum(order_lines.quantity) as units,
-        count(distinct orders.order_id) as order_count,
-        count(distinct orders.customer_id) as customer_count,
-        sum(order_lines.line_amount) as revenue
+        count(distinct order_lines.order_id) as order_count,
+        count(distinct coalesce(order_lines.customer_id, order_lines.guest_email))
+            as customer_count,
+        sum(order_lines.line_amount_eur) as revenue
     from order_lines
-    inner join orders on order_lines.order_id = orders.order_id
     group by order_lines.category, order_lines.size, coalesce(order_lines.colour, 'unknown')
 ),
 

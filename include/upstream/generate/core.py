@@ -2,216 +2,536 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
+import shutil
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from upstream.generate import vocab as v
+from upstream.generate.mess import Messiness
+
 log = logging.getLogger(__name__)
 
-CATEGORIES = np.array(["dresses", "shirts", "trousers", "jackets", "knitwear", "skirts"])
-SIZES = np.array(["XS", "S", "M", "L", "XL"])
-COLOURS = np.array(["black", "white", "navy", "red", "green", "beige", "grey"])
-MATERIALS = np.array(["cotton", "wool", "linen", "silk", "denim"])
-FIRST_NAMES = np.array(["Anna", "Lukas", "Marie", "Jonas", "Léa", "Mateo", "Sofía", "Noah", "Zoë"])
-LAST_NAMES = np.array(["Müller", "Dubois", "Rossi", "García", "Novak", "Jansen", "Kowalski"])
-COUNTRIES = np.array(["DE", "FR", "IT", "ES", "NL", "AT", "PL"])
-SEGMENTS = np.array(["new", "regular", "vip"])
-EVENT_TYPES = np.array(["page_view", "product_view", "search", "add_to_cart", "login", "checkout"])
-EVENT_WEIGHTS = np.array([0.35, 0.30, 0.10, 0.12, 0.08, 0.05])
-SEARCH_TERMS = np.array(["linen dress", "wool coat", "silk shirt", "petite trousers", "green knit"])
-
-STREAM_CATALOGUE, STREAM_CRM, STREAM_WEB, STREAM_ORDERS = 1, 2, 3, 4
+S_CATALOGUE, S_CUSTOMERS, S_CRM, S_WEB, S_ORDERS, S_FLOW, S_MESS = range(1, 8)
+CUSTOMERS_PER_SF, EVENTS_PER_SF, LINES_PER_SF = 100_000, 5_000_000, 500_000
 
 
 @dataclass
 class GenerationSummary:
     landing_dir: Path
     files: list[Path] = field(default_factory=list)
-    rows: dict[str, int] = field(default_factory=dict)
-
-    def add(self, entity: str, path: Path, rows: int) -> None:
-        self.files.append(path)
-        self.rows[entity] = self.rows.get(entity, 0) + rows
+    rows: Counter = field(default_factory=Counter)      # data lines written per entity
+    injected: Counter = field(default_factory=Counter)  # messy rows/files per knob
 
 
 def _rng(seed: int, stream: int, day: int = 0) -> np.random.Generator:
     return np.random.default_rng([seed, stream, day])
 
 
-def catalogue(seed: int, skus: int = 120) -> pd.DataFrame:
-    rng = _rng(seed, STREAM_CATALOGUE)
-    cat = rng.integers(0, len(CATEGORIES), skus)
-    return pd.DataFrame(
-        {
-            "sku": [f"SKU-{i:05d}" for i in range(skus)],
-            "category": CATEGORIES[cat],
-            "colour": COLOURS[rng.integers(0, len(COLOURS), skus)],
-            "material": MATERIALS[rng.integers(0, len(MATERIALS), skus)],
-            "base_price": np.round(rng.uniform(29, 249, skus), 2),
-        }
-    )
+def _ts(day: date) -> str:
+    return f"timestamptz '{day.isoformat()} 00:00:00+00'"
 
 
-def customers(seed: int, n: int, start: date) -> pd.DataFrame:
-    rng = _rng(seed, STREAM_CRM)
-    ids = np.arange(1, n + 1)
-    first = FIRST_NAMES[rng.integers(0, len(FIRST_NAMES), n)]
-    last = LAST_NAMES[rng.integers(0, len(LAST_NAMES), n)]
-    created = pd.Timestamp(start, tz="UTC") - pd.to_timedelta(rng.integers(1, 900, n), unit="D")
-    return pd.DataFrame(
-        {
-            "crm_id": [f"C{i:08d}" for i in ids],
-            "first_name": first,
-            "last_name": last,
-            "email": [f"customer{i}@example.com" for i in ids],
-            "phone": [f"+4915{i:08d}" for i in ids],
-            "country": COUNTRIES[rng.integers(0, len(COUNTRIES), n)],
+class World:
+    """Fixed facts for one seed and scale: catalogue and customers (with latent preferences)."""
+
+    def __init__(self, seed: int, sf: float, days: int, start: date, mess: Messiness):
+        self.seed, self.sf, self.days, self.start, self.mess = seed, sf, days, start, mess
+        self.n_customers = max(20, round(CUSTOMERS_PER_SF * sf))
+        # volumes are per week of 7 days, so adding days never changes the days before
+        self.events_per_day = max(50, round(EVENTS_PER_SF * sf / 7))
+        self.lines_per_day = max(20, round(LINES_PER_SF * sf / 7))
+        self.catalogue = self._catalogue()
+        self.customers = self._customers()
+
+    def _catalogue(self) -> pd.DataFrame:
+        rng = _rng(self.seed, S_CATALOGUE)
+        n = max(60, min(2000, round(600 * max(self.sf, 0.1))))
+        mto = rng.random(n) < 0.3
+        return pd.DataFrame({
+            "sku_no": np.arange(n),
+            "cat": rng.integers(0, len(v.CATEGORIES), n),
+            "colour": rng.integers(0, len(v.COLOURS), n),
+            "material": rng.integers(0, len(v.MATERIALS), n),
+            "fit": rng.integers(0, len(v.FITS), n),
+            "base_price": np.round(rng.uniform(29, 249, n), 2),
+            "opt_a": np.where(mto, rng.integers(0, len(v.OPTIONS), n), -1),
+            "opt_b": np.where(mto & (rng.random(n) < 0.5), rng.integers(0, len(v.OPTIONS), n), -1),
+            "mto": mto,
+        })
+
+    def _customers(self) -> pd.DataFrame:
+        rng = _rng(self.seed, S_CUSTOMERS)
+        n = self.n_customers
+        idx = np.arange(n)
+        # 2 % are a second CRM record of the previous person (another email, same browser)
+        alias = (rng.random(n) < 0.02) & (idx > 0)
+        # 2 % share a household phone with the previous customer (different people)
+        household = (rng.random(n) < 0.02) & (idx > 0) & ~alias
+        measured = rng.random(n) < 0.3
+        return pd.DataFrame({
+            "cust_no": idx + 1,
+            "first": rng.integers(0, len(v.FIRST_NAMES), n),
+            "last": rng.integers(0, len(v.LAST_NAMES), n),
+            "country": rng.integers(0, len(v.COUNTRIES), n),
             "birth_year": rng.integers(1950, 2007, n),
-            "segment": SEGMENTS[rng.integers(0, len(SEGMENTS), n)],
+            "segment": rng.integers(0, len(v.SEGMENTS), n),
             "consent_marketing": rng.random(n) < 0.6,
             "consent_profiling": rng.random(n) < 0.85,
-            "created_at": created,
-            "updated_at": created,
-            # latent preferences drive web and order behaviour
-            "_size": rng.integers(0, len(SIZES), n),
-        }
-    )
+            "legacy": rng.random(n) < 0.1,
+            "anon_no": np.where(alias, idx, idx + 1),
+            "phone_no": np.where(household, idx, idx + 1),
+            "phone_fmt": rng.integers(0, 3, n),
+            "email_noise": rng.random(n) < 0.05,
+            "email_alt": alias,
+            "house_no": rng.integers(1, 200, n),
+            "street": rng.integers(0, len(v.STREETS), n),
+            "city": rng.integers(0, len(v.CITIES), n),
+            "height_cm": np.where(measured, rng.integers(150, 200, n), -1),
+            "chest_cm": np.where(measured, rng.integers(76, 120, n), -1),
+            "waist_cm": np.where(measured, rng.integers(60, 110, n), -1),
+            "pref_fit": np.where(rng.random(n) < 0.4, rng.integers(0, len(v.FITS), n), -1),
+            "pref_colour": np.where(rng.random(n) < 0.3, rng.integers(0, len(v.COLOURS), n), -1),
+            "size_pref": rng.integers(0, len(v.SIZES), n),
+            "created_days": rng.integers(1, 900, n),
+            "updated_secs": np.zeros(n, dtype=np.int64),
+            "op": np.zeros(n, dtype=np.int8),
+        })
 
 
-def crm_day(seed: int, base: pd.DataFrame, day_no: int, day: date) -> pd.DataFrame:
-    """Day 0 is the full export; later days carry the customers updated that day."""
-    cols = [c for c in base.columns if not c.startswith("_")]
-    if day_no == 0:
-        return base[cols]
-    rng = _rng(seed, STREAM_CRM, day_no)
-    changed = base.sample(n=max(1, len(base) // 100), random_state=rng).copy()
-    changed["segment"] = SEGMENTS[rng.integers(0, len(SEGMENTS), len(changed))]
-    changed["consent_marketing"] = rng.random(len(changed)) < 0.6
-    secs = rng.integers(0, 86_400, len(changed))
-    changed["updated_at"] = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(secs, unit="s")
-    return changed[cols]
+L = v.sql_list
 
 
-def _timestamps(rng: np.random.Generator, day: date, n: int) -> pd.Series:
-    secs = np.sort(rng.integers(0, 86_400, n))
-    return pd.Series(pd.Timestamp(day, tz="UTC") + pd.to_timedelta(secs, unit="s"))
+def catalogue_sql(day: date) -> str:
+    stock = ", ".join(f"case when s{i} then '{s}' end" for i, s in enumerate(v.SIZES))
+    return f"""
+    select 'SKU-' || lpad(sku_no::varchar, 5, '0') as sku,
+           {L(v.CATEGORIES)}[cat + 1] as category, {L(v.COLOURS)}[colour + 1] as colour,
+           {L(v.MATERIALS)}[material + 1] as material, {L(v.FITS)}[fit + 1] as fit,
+           base_price::decimal(10, 2) as base_price_eur, 'XS-XL' as size_range,
+           concat_ws('|', case when opt_a >= 0 then {L(v.OPTIONS)}[opt_a + 1] end,
+                          case when opt_b >= 0 then {L(v.OPTIONS)}[opt_b + 1] end)
+               as configurable_options,
+           mto as is_made_to_order, concat_ws('|', {stock}) as in_stock_sizes,
+           '{day.isoformat()}'::date as snapshot_date
+    from f"""
 
 
-def web_day(seed: int, cust: pd.DataFrame, cat: pd.DataFrame, day_no: int, day: date):
-    rng = _rng(seed, STREAM_WEB, day_no)
-    n = max(1, len(cust) // 2)
-    kind = EVENT_TYPES[rng.choice(len(EVENT_TYPES), n, p=EVENT_WEIGHTS)]
-    who = rng.integers(0, len(cust), n)
-    known = (rng.random(n) < 0.4) | (kind == "login") | (kind == "checkout")
-    sku_idx = rng.integers(0, len(cat), n)
-    has_sku = np.isin(kind, ["product_view", "add_to_cart"])
-    is_search = kind == "search"
-    return pd.DataFrame(
-        {
-            "event_id": [f"E{day_no:04d}-{i:09d}" for i in range(n)],
-            "event_type": kind,
-            "occurred_at": _timestamps(rng, day, n).dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "anonymous_id": [f"A{w:08d}" for w in who],
-            "session_id": [f"S{day_no:04d}-{w:08d}" for w in who],
-            "customer_id": np.where(known, cust["crm_id"].to_numpy()[who], None),
-            "sku": np.where(has_sku, cat["sku"].to_numpy()[sku_idx], None),
-            "size": np.where(has_sku, SIZES[cust["_size"].to_numpy()[who]], None),
-            "search_query": np.where(
-                is_search, SEARCH_TERMS[rng.integers(0, len(SEARCH_TERMS), n)], None
-            ),
-            "result_count": np.where(is_search, rng.integers(0, 40, n), None),
-        }
-    )
+def crm_sql(start: date) -> str:
+    phone = ("case phone_fmt when 0 then '+49151' || lpad(phone_no::varchar, 8, '0') "
+             "when 1 then '0151 ' || lpad(phone_no::varchar, 8, '0') "
+             "else '+49 151 ' || lpad(phone_no::varchar, 8, '0') end")
+    email = ("case when email_alt then 'alt' else 'customer' end || cust_no || '@example.com'")
+    return f"""
+    select 'C' || lpad(cust_no::varchar, 8, '0') as crm_id,
+           {L(v.FIRST_NAMES)}[first + 1] as first_name, {L(v.LAST_NAMES)}[last + 1] as last_name,
+           case when email_noise then '  ' || upper({email}) || ' ' else {email} end as email,
+           {phone} as phone,
+           {L(v.STREETS)}[street + 1] || ' ' || house_no as street,
+           lpad((10000 + cust_no % 89999)::varchar, 5, '0') as postal_code,
+           {L(v.CITIES)}[city + 1] as city, {L(v.COUNTRIES)}[country + 1] as country,
+           case when bad_range then 1800 else birth_year end as birth_year,
+           {L(v.SEGMENTS)}[segment + 1] as segment,
+           consent_marketing, case when bad_null then null else consent_profiling end
+               as consent_profiling,
+           nullif(height_cm, -1) as height_cm, nullif(chest_cm, -1) as chest_cm,
+           nullif(waist_cm, -1) as waist_cm,
+           case when pref_fit >= 0 then {L(v.FITS)}[pref_fit + 1] end as preferred_fit,
+           case when pref_colour >= 0 then {L(v.COLOURS)}[pref_colour + 1] end
+               as preferred_colours,
+           {_ts(start)} - to_days(created_days::integer) as created_at,
+           case when updated_secs = 0 then {_ts(start)} - to_days(created_days::integer)
+                else to_timestamp(updated_secs) end as updated_at,
+           case when op = 1 then 'delete' else 'upsert' end as op
+    from f"""
 
 
-def orders_day(seed: int, cust: pd.DataFrame, cat: pd.DataFrame, day_no: int, day: date):
-    rng = _rng(seed, STREAM_ORDERS, day_no)
-    n_orders = max(1, len(cust) * 3 // 100)
-    buyer = rng.integers(0, len(cust), n_orders)
-    order_ids = np.array([f"O{day:%Y%m%d}-{i:06d}" for i in range(n_orders)])
-    orders = pd.DataFrame(
-        {
-            "order_id": order_ids,
-            "crm_id": cust["crm_id"].to_numpy()[buyer],
-            "ordered_at": _timestamps(rng, day, n_orders),
-            "currency": "EUR",
-            "channel": np.where(rng.random(n_orders) < 0.8, "web", "store"),
-        }
-    )
-    per_order = rng.integers(1, 5, n_orders)
-    line_order = np.repeat(np.arange(n_orders), per_order)
-    n_lines = len(line_order)
-    line_no = np.arange(n_lines) - np.repeat(np.cumsum(per_order) - per_order, per_order) + 1
-    sku_idx = rng.integers(0, len(cat), n_lines)
-    pref = cust["_size"].to_numpy()[buyer[line_order]]
-    size_idx = np.clip(pref + rng.choice([-1, 0, 0, 0, 0, 1], n_lines), 0, len(SIZES) - 1)
-    discount = np.where(rng.random(n_lines) < 0.25, 0.2, 0.0)
-    lines = pd.DataFrame(
-        {
-            "order_line_id": [
-                f"{order_ids[o]}-{k}" for o, k in zip(line_order, line_no, strict=True)
-            ],
-            "order_id": order_ids[line_order],
-            "sku": cat["sku"].to_numpy()[sku_idx],
-            "category": cat["category"].to_numpy()[sku_idx],
-            "size": SIZES[size_idx],
-            "colour": cat["colour"].to_numpy()[sku_idx],
-            "material": cat["material"].to_numpy()[sku_idx],
-            "quantity": rng.integers(1, 3, n_lines),
-            "unit_price": np.round(cat["base_price"].to_numpy()[sku_idx] * (1 - discount), 2),
-            "discount": discount,
-        }
-    )
-    return orders, lines
+def web_sql(drift: bool) -> str:
+    q = L(v.SEARCHES)
+    consent = ", 'tcf2:' || (ev % 97) as consent_string" if drift else ""
+    return f"""
+    select 'E' || lpad(day_no::varchar, 4, '0') || '-' || lpad(ev::varchar, 9, '0') as event_id,
+           case when bad_null then null else {L(v.EVENT_TYPES)}[kind + 1] end as event_type,
+           strftime(to_timestamp(epoch_s) + to_hours(off_h::integer), '%Y-%m-%dT%H:%M:%S')
+               || {L(v.UTC_OFFSETS)}[country + 1] as occurred_at,
+           'A' || lpad(anon::varchar, 9, '0') as anonymous_id,
+           'S' || lpad(day_no::varchar, 4, '0') || '-' || lpad(anon::varchar, 9, '0') as session_id,
+           case when cust > 0 then 'C' || lpad(cust::varchar, 8, '0') end as customer_id,
+           case when sku >= 0 then 'SKU-' || lpad(sku::varchar, 5, '0') end as sku,
+           case when size >= 0 then {L(v.SIZES)}[size + 1] end as size,
+           case when query >= 0 then {q}[query + 1] end as search_query,
+           case when query >= 0 then result_count end as result_count,
+           case when opt >= 0 then split_part({L(v.OPTIONS)}[opt + 1], '=', 1) end as option_name,
+           case when opt >= 0 then split_part({L(v.OPTIONS)}[opt + 1], '=', 2) end as option_value,
+           case when bot then '{v.BOT_AGENT}' else {L(v.USER_AGENTS)}[agent + 1] end
+               as user_agent{consent}
+    from f"""
 
 
-def _write(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, path: Path, fmt: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    con.register("frame", df)
-    if fmt == "csv":
-        options = "FORMAT csv, HEADER, DELIMITER ','"
-    else:
-        options = "FORMAT json"
-    con.execute(f"COPY (SELECT * FROM frame) TO '{tmp}' ({options})")
-    con.unregister("frame")
-    tmp.replace(path)  # a landing file appears whole or not at all
+def orders_sql(drift: bool) -> str:
+    channel = "sales_channel, 'app:' || (order_no % 3) as sales_channel_detail" if drift else "channel"
+    return f"""
+    select order_id, crm_id, guest_email, ordered_at, currency, {channel}, shipping_country
+    from (
+      select order_key(day_epoch, order_no) as order_id,
+             case when guest then null else 'C' || lpad(cust::varchar, 8, '0') end as crm_id,
+             case when guest then 'customer' || cust || '@example.com' end as guest_email,
+             strftime(case when bad_range then to_timestamp(epoch_s) + interval 73 year
+                           else to_timestamp(epoch_s) end, '%Y-%m-%d %H:%M:%S+00') as ordered_at,
+             {L(v.CURRENCIES)}[cur + 1] as currency,
+             case when store then 'store' else 'web' end as channel,
+             case when store then 'store' else 'web' end as sales_channel,
+             order_no,
+             {L(v.COUNTRIES)}[country + 1] as shipping_country
+      from f)"""
+
+
+LINES_SQL = f"""
+    select order_key(day_epoch, order_no) || '-' || line_no as order_line_id,
+           order_key(day_epoch, order_no) as order_id,
+           case when bad_null then null else 'SKU-' || lpad(sku::varchar, 5, '0') end as sku,
+           {L(v.CATEGORIES)}[cat + 1] as category, {L(v.SIZES)}[size + 1] as size,
+           {L(v.COLOURS)}[colour + 1] as colour, {L(v.MATERIALS)}[material + 1] as material,
+           {L(v.FITS)}[fit + 1] as fit,
+           case when mto then concat_ws('|', case when opt_a >= 0 then {L(v.OPTIONS)}[opt_a + 1] end,
+                                             case when opt_b >= 0 then {L(v.OPTIONS)}[opt_b + 1] end)
+                end as configured_options,
+           mto as is_made_to_order,
+           case when bad_range then -quantity else quantity end as quantity,
+           unit_price::decimal(12, 2) as unit_price, discount::decimal(4, 3) as discount_rate
+    from f"""
+
+DELIVERIES_SQL = f"""
+    select 'D' || substr(order_key(day_epoch, order_no), 2) as delivery_id,
+           order_key(day_epoch, order_no) as order_id,
+           strftime(to_timestamp(ship_s), '%Y-%m-%d %H:%M:%S+00') as shipped_at,
+           case when delivered then strftime(to_timestamp(ship_s) + to_days(transit::integer),
+                                             '%Y-%m-%d %H:%M:%S+00') end as delivered_at,
+           {L(v.CARRIERS)}[carrier + 1] as carrier,
+           case when delivered then 'delivered' else 'in_transit' end as status
+    from f"""
+
+INVOICES_SQL = """
+    select 'I' || substr(order_key(day_epoch, order_no), 2) as invoice_id,
+           order_key(day_epoch, order_no) as order_id,
+           round(gross / 1.19, 2)::decimal(12, 2) as net_amount,
+           (gross - round(gross / 1.19, 2))::decimal(12, 2) as vat_amount,
+           gross::decimal(12, 2) as gross_amount, currency,
+           strftime(to_timestamp(issue_s), '%Y-%m-%d %H:%M:%S+00') as issued_at,
+           case when paid then strftime(to_timestamp(issue_s) + interval 2 day,
+                                        '%Y-%m-%d %H:%M:%S+00') end as paid_at
+    from f"""
+
+RETURNS_SQL = f"""
+    select 'R' || substr(order_key(day_epoch, order_no), 2) || '-' || line_no as return_id,
+           order_key(day_epoch, order_no) || '-' || line_no as order_line_id,
+           strftime(to_timestamp(ret_s), '%Y-%m-%d %H:%M:%S+00') as returned_at,
+           quantity, {L(v.RETURN_REASONS)}[reason + 1] as reason_code,
+           nullif({L(v.RETURN_TEXTS)}[text + 1], '') as free_text
+    from f"""
+
+MACROS = """
+create or replace macro order_key(day_epoch, order_no) as
+    'O' || strftime(to_timestamp(day_epoch), '%Y%m%d') || '-' || lpad(order_no::varchar, 7, '0')
+"""
+
+
+class Writer:
+    """Writes one landing file: DuckDB COPY to a temp name, messy lines appended, then rename."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, summary: GenerationSummary,
+                 mess: Messiness, rng: np.random.Generator):
+        self.con, self.summary, self.mess, self.rng = con, summary, mess, rng
+
+    def _count(self, knob: str, n_rows: int) -> int:
+        rate = getattr(self.mess, knob)
+        n = int(self.rng.binomial(n_rows, rate)) if rate > 0 and n_rows else 0
+        self.summary.injected[knob] += n
+        return n
+
+    def write(self, entity: str, frame: pd.DataFrame, sql: str, path: Path, *,
+              delim: str = ",", latin1: bool = False, wrong_encoding: bool = False) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name("." + path.name + ".tmp")
+        ndjson = path.name.endswith(".ndjson.gz")
+        options = "FORMAT json, COMPRESSION gzip" if ndjson else f"FORMAT csv, HEADER, DELIMITER '{delim}'"
+        self.con.register("f", frame)
+        try:
+            self.con.execute(f"COPY ({sql}) TO '{tmp}' ({options})")
+            ncols = len(self.con.execute(f"select * from ({sql}) limit 0").description)
+        finally:
+            self.con.unregister("f")
+        extra = self._messy_lines(len(frame), ncols, delim, ndjson, wrong_encoding)
+        if ndjson and extra:
+            # a second gzip member (readers see one stream); mtime=0 keeps the bytes reproducible
+            with tmp.open("ab") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+                fh.write(b"".join(extra))
+        elif extra:
+            with tmp.open("ab") as fh:
+                fh.write(b"".join(extra))
+        if latin1:
+            text = tmp.read_bytes().decode("utf-8")
+            tmp.write_bytes(text.encode("latin-1", errors="replace"))
+        tmp.replace(path)
+        self.summary.files.append(path)
+        self.summary.rows[entity] += len(frame) + len(extra)
+
+    def _messy_lines(self, n_rows: int, ncols: int, delim: str, ndjson: bool,
+                     wrong_encoding: bool) -> list[bytes]:
+        lines = []
+        for i in range(self._count("malformed_rows", n_rows)):
+            if ndjson:
+                lines.append(f'{{"event_id": "BROKEN-{i}", "event_type": "page_vi\n'.encode())
+            else:
+                width = ncols + 2 if i % 2 == 0 else max(1, ncols - 2)
+                lines.append((delim.join(["BROKEN"] * width) + "\n").encode())
+        if wrong_encoding and not ndjson:
+            for i in range(self._count("wrong_encoding", n_rows)):
+                fields = [f"CENC{i:06d}", "Andr\u00e9", "Lef\u00e8vre"] + [""] * (ncols - 3)
+                lines.append((delim.join(fields) + "\n").encode("latin-1"))
+        return lines
+
+
+def _flags(rng: np.random.Generator, n: int, mess: Messiness, *names: str) -> dict[str, np.ndarray]:
+    out = {}
+    for name in names:
+        rate = mess.null_required if name.startswith("bad_null") else mess.out_of_range
+        out[name] = rng.random(n) < rate
+    return out
+
+
+def _day_epoch(day: date) -> int:
+    return int(pd.Timestamp(day, tz="UTC").timestamp())
+
+
+class DayGenerator:
+    """Builds and writes all files of one day; keeps recent days' frames for late data."""
+
+    def __init__(self, world: World, landing: Path, summary: GenerationSummary):
+        self.w, self.landing, self.summary = world, landing, summary
+        self.web_frames: dict[int, pd.DataFrame] = {}
+        self.order_frames: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+    def _flags(self, rng, n: int, **names: str) -> dict[str, np.ndarray]:
+        flags = {}
+        for column, knob in names.items():
+            flags[column] = rng.random(n) < getattr(self.w.mess, knob)
+            self.summary.injected[knob] += int(flags[column].sum())
+        return flags
+
+    def run(self, con: duckdb.DuckDBPyConnection, d: int) -> None:
+        day = self.w.start + timedelta(days=d)
+        stamp = f"{day:%Y%m%d}"
+        writer = Writer(con, self.summary, self.w.mess, _rng(self.w.seed, S_MESS, d))
+        folder = {s: self.landing / s / day.isoformat() for s in ("catalogue", "crm", "web",
+                                                                   "orders")}
+        self._catalogue(writer, d, day, folder["catalogue"] / f"products_{stamp}.csv")
+        self._crm(writer, d, day, folder["crm"], stamp)
+        self._web(writer, d, folder["web"] / f"events_{stamp}.ndjson.gz")
+        self._orders(writer, d, day, folder["orders"], stamp)
+        self._resend_yesterday(d, day, folder)
+        for old in [k for k in self.web_frames if k < d - 3]:
+            del self.web_frames[old]
+        for old in [k for k in self.order_frames if k < d - 7]:
+            del self.order_frames[old]
+
+    def _catalogue(self, writer: Writer, d: int, day: date, path: Path) -> None:
+        rng = _rng(self.w.seed, S_CATALOGUE, d + 1)
+        frame = self.w.catalogue.copy()
+        for i in range(len(v.SIZES)):
+            frame[f"s{i}"] = rng.random(len(frame)) > 0.15
+        writer.write("catalogue_products", frame, catalogue_sql(day), path)
+
+    def _crm(self, writer: Writer, d: int, day: date, folder: Path, stamp: str) -> None:
+        rng = _rng(self.w.seed, S_CRM, d)
+        cust = self.w.customers
+        if d == 0:
+            frame = cust.copy()
+        else:
+            frame = cust[rng.random(len(cust)) < 0.01].copy()
+            frame["segment"] = rng.integers(0, len(v.SEGMENTS), len(frame))
+            frame["consent_marketing"] = rng.random(len(frame)) < 0.6
+            frame["updated_secs"] = _day_epoch(day) + rng.integers(0, 86_400, len(frame))
+            frame["op"] = (rng.random(len(frame)) < 0.03).astype(np.int8)
+        frame = frame.assign(**self._flags(rng, len(frame), bad_null="null_required",
+                                           bad_range="out_of_range"))
+        main, legacy = frame[~frame["legacy"]], frame[frame["legacy"]]
+        if len(legacy) == 0:  # a delta file always carries at least one row
+            legacy = frame.iloc[:1]
+        sql = crm_sql(self.w.start)
+        writer.write("crm_customers", main, sql, folder / f"crm_customers_{stamp}.csv",
+                     wrong_encoding=True)
+        writer.write("crm_customers", legacy, sql, folder / f"legacy_customers_{stamp}.csv",
+                     delim=";", latin1=True)
+
+    def _web_frame(self, d: int) -> pd.DataFrame:
+        w, rng = self.w, _rng(self.w.seed, S_WEB, d)
+        n, nc = w.events_per_day, w.n_customers
+        kind = rng.choice(len(v.EVENT_TYPES), n, p=v.EVENT_WEIGHTS)
+        known_visitor = (rng.random(n) < 0.4) | np.isin(kind, [7, 8])  # login, checkout
+        ci = rng.integers(0, nc, n)
+        bot = ~known_visitor & (rng.random(n) < 0.05)
+        kind = np.where(bot, rng.integers(0, 2, n), kind)  # bots only view pages and products
+        logged_in = known_visitor & ((rng.random(n) < 0.5) | np.isin(kind, [7, 8]))
+        cust = w.customers
+        with_sku = np.isin(kind, [1, 3, 4, 5, 6])
+        sized = np.isin(kind, [3, 4, 5]) | ((kind == 1) & (rng.random(n) < 0.3))
+        pref = cust["size_pref"].to_numpy()[ci]
+        query = rng.integers(0, len(v.SEARCHES), n)
+        late = rng.random(n) < w.mess.late_events
+        file_day = np.minimum(d + np.where(late, rng.integers(1, 4, n), 0), w.days - 1)
+        return pd.DataFrame({
+            "day_no": d, "ev": np.arange(n), "kind": kind,
+            "epoch_s": _day_epoch(w.start + timedelta(days=d)) + np.sort(rng.integers(0, 86_400, n)),
+            "country": np.where(known_visitor, cust["country"].to_numpy()[ci],
+                                rng.integers(0, len(v.COUNTRIES), n)),
+            "anon": np.where(known_visitor, cust["anon_no"].to_numpy()[ci],
+                             nc + 1 + rng.integers(0, 3 * nc, n)),
+            "cust": np.where(logged_in, cust["cust_no"].to_numpy()[ci], 0),
+            "sku": np.where(with_sku, rng.integers(0, len(w.catalogue), n), -1),
+            "size": np.where(sized, np.clip(pref + rng.integers(-1, 2, n), 0, len(v.SIZES) - 1), -1),
+            "query": np.where(kind == 2, query, -1),
+            "result_count": np.where(query >= v.SEARCH_RESULTS_ZERO_FROM, 0,
+                                     rng.integers(1, 40, n)),
+            "opt": np.where(kind == 6, rng.integers(0, len(v.OPTIONS), n), -1),
+            "agent": rng.integers(0, len(v.USER_AGENTS), n),
+            "bot": bot,
+            "file_day": file_day,
+        })
+
+    def _web(self, writer: Writer, d: int, path: Path) -> None:
+        frame = self._web_frame(d)
+        self.summary.injected["late_events"] += int((frame["file_day"] > d).sum())
+        self.web_frames[d] = frame
+        due = pd.concat([f[f["file_day"] == d] for k, f in sorted(self.web_frames.items())])
+        rng = _rng(self.w.seed, S_MESS, 10_000 + d)
+        dups = due[rng.random(len(due)) < self.w.mess.duplicate_events]
+        self.summary.injected["duplicate_events"] += len(dups)
+        out = pd.concat([due, dups], ignore_index=True)
+        out = out.assign(**self._flags(rng, len(out), bad_null="null_required"))
+        out["off_h"] = np.where(np.array(v.UTC_OFFSETS)[out["country"]] == "+01:00", 1, 0)
+        writer.write("web_events", out, web_sql(d >= self.w.mess.schema_drift_day), path)
+
+    def _order_frames(self, d: int, day: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+        w, rng = self.w, _rng(self.w.seed, S_ORDERS, d)
+        n_orders = max(1, round(w.lines_per_day / 2.5))
+        ci = rng.integers(0, w.n_customers, n_orders)
+        mixed = rng.random(n_orders) < w.mess.mixed_currency
+        self.summary.injected["mixed_currency"] += int(mixed.sum())
+        cur = np.where(mixed, rng.integers(1, len(v.CURRENCIES), n_orders), 0)
+        orders = pd.DataFrame({
+            "day_epoch": _day_epoch(day), "order_no": np.arange(n_orders),
+            "cust": w.customers["cust_no"].to_numpy()[ci],
+            "guest": rng.random(n_orders) < 0.05,
+            "epoch_s": _day_epoch(day) + np.sort(rng.integers(0, 86_400, n_orders)),
+            "cur": cur, "store": rng.random(n_orders) < 0.2,
+            "country": w.customers["country"].to_numpy()[ci],
+        })
+        per_order = rng.integers(1, 5, n_orders)
+        oi = np.repeat(np.arange(n_orders), per_order)
+        n = len(oi)
+        cat = w.catalogue
+        sku = rng.integers(0, len(cat), n)
+        pref = w.customers["size_pref"].to_numpy()[ci[oi]]
+        size = np.clip(pref + rng.choice([-1, 0, 0, 0, 0, 1], n), 0, len(v.SIZES) - 1)
+        discount = np.where(rng.random(n) < 0.25, 0.2, 0.0)
+        fx = np.array(v.FX_PER_EUR)[cur[oi]]
+        lines = pd.DataFrame({
+            "day_epoch": _day_epoch(day), "order_no": oi,
+            "line_no": np.arange(n) - np.repeat(np.cumsum(per_order) - per_order, per_order) + 1,
+            "sku": sku, "cat": cat["cat"].to_numpy()[sku], "size": size, "pref": pref,
+            "colour": cat["colour"].to_numpy()[sku], "material": cat["material"].to_numpy()[sku],
+            "fit": cat["fit"].to_numpy()[sku], "mto": cat["mto"].to_numpy()[sku],
+            "opt_a": cat["opt_a"].to_numpy()[sku], "opt_b": cat["opt_b"].to_numpy()[sku],
+            "quantity": rng.integers(1, 3, n),
+            "unit_price": np.round(cat["base_price"].to_numpy()[sku] * fx * (1 - discount), 2),
+            "discount": discount, "cur": cur[oi],
+        })
+        orders = orders.assign(**self._flags(rng, n_orders, bad_range="out_of_range"))
+        lines = lines.assign(**self._flags(rng, n, bad_null="null_required",
+                                           bad_range="out_of_range"))
+        return orders, lines
+
+    def _orders(self, writer: Writer, d: int, day: date, folder: Path, stamp: str) -> None:
+        orders, lines = self._order_frames(d, day)
+        self.order_frames[d] = (orders, lines)
+        drift = d >= self.w.mess.schema_drift_day
+        writer.write("erp_orders", orders, orders_sql(drift), folder / f"orders_{stamp}.csv")
+        writer.write("erp_order_lines", lines, LINES_SQL, folder / f"order_lines_{stamp}.csv")
+        rng = _rng(self.w.seed, S_FLOW, d)
+        prev_orders, prev_lines = self.order_frames.get(d - 1, (orders.iloc[:0], lines.iloc[:0]))
+        n = len(prev_orders)
+        deliveries = prev_orders[["day_epoch", "order_no"]].assign(
+            ship_s=_day_epoch(day) + rng.integers(0, 86_400, n),
+            delivered=rng.random(n) < 0.7, transit=rng.integers(1, 4, n),
+            carrier=rng.integers(0, len(v.CARRIERS), n))
+        writer.write("erp_delivery_notes", deliveries, DELIVERIES_SQL,
+                     folder / f"delivery_notes_{stamp}.csv")
+        gross = np.bincount(prev_lines["order_no"],
+                            weights=prev_lines["unit_price"] * prev_lines["quantity"],
+                            minlength=n)[:n] if n else np.zeros(0)
+        invoices = prev_orders[["day_epoch", "order_no"]].assign(
+            gross=np.round(gross, 2), currency=np.array(v.CURRENCIES)[prev_orders["cur"]],
+            issue_s=_day_epoch(day) + rng.integers(0, 86_400, n), paid=rng.random(n) < 0.9)
+        writer.write("erp_invoices", invoices, INVOICES_SQL, folder / f"invoices_{stamp}.csv")
+        self._returns(writer, d, day, rng, folder / f"returns_{stamp}.csv")
+
+    def _returns(self, writer: Writer, d: int, day: date, rng, path: Path) -> None:
+        _, sold = self.order_frames.get(d - 7, (None, None))
+        if sold is None:
+            sold = self.order_frames[d][1].iloc[:0]
+        misfit = sold["size"].to_numpy() != sold["pref"].to_numpy()
+        returned = sold[rng.random(len(sold)) < np.where(misfit, 0.35, 0.08)]
+        size, pref = returned["size"].to_numpy(), returned["pref"].to_numpy()
+        other = rng.integers(2, len(v.RETURN_REASONS), len(returned))
+        frame = returned[["day_epoch", "order_no", "line_no"]].assign(
+            quantity=np.abs(returned["quantity"].to_numpy()),
+            reason=np.where(size > pref, 1, np.where(size < pref, 0, other)),
+            text=rng.integers(0, len(v.RETURN_TEXTS), len(returned)),
+            ret_s=_day_epoch(day) + rng.integers(0, 86_400, len(returned)))
+        writer.write("erp_returns", frame, RETURNS_SQL, path)
+
+    def _resend_yesterday(self, d: int, day: date, folder: dict[str, Path]) -> None:
+        """duplicate_files: yesterday's CRM or orders export re-sent under another name."""
+        if d == 0:
+            return
+        rng = _rng(self.w.seed, S_MESS, 20_000 + d)
+        yesterday = day - timedelta(days=1)
+        for source, name in (("crm", "crm_customers"), ("orders", "orders")):
+            if rng.random() >= self.w.mess.duplicate_files:
+                continue
+            src = self.landing / source / yesterday.isoformat() / f"{name}_{yesterday:%Y%m%d}.csv"
+            dst = folder[source] / f"{name}_{yesterday:%Y%m%d}_resend.csv"
+            shutil.copyfile(src, dst)
+            self.summary.files.append(dst)
+            self.summary.injected["duplicate_files"] += 1
 
 
 def generate(
-    landing_dir: Path, *, seed: int = 42, customers_n: int = 1000, days: int = 7,
-    start: date = date(2026, 11, 1),
+    landing_dir: Path, *, seed: int = 42, sf: float = 0.01, days: int = 7,
+    start: date = date(2026, 11, 1), mess: Messiness | None = None,
 ) -> GenerationSummary:
-    """Write ``days`` days of landing files for all sources, starting at ``start``."""
-    if customers_n < 1 or days < 1:
-        raise ValueError(f"customers ({customers_n}) and days ({days}) must be positive")
+    """Write ``days`` days of landing files for every source, starting at ``start``."""
+    if sf <= 0 or days < 1:
+        raise ValueError(f"scale factor ({sf}) and days ({days}) must be positive")
+    world = World(seed, sf, days, start, mess or Messiness())
     summary = GenerationSummary(landing_dir)
-    cat = catalogue(seed)
-    cust = customers(seed, customers_n, start)
+    gen = DayGenerator(world, landing_dir, summary)
     con = duckdb.connect()
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        for day_no in range(days):
-            day = start + timedelta(days=day_no)
-            stamp = day.isoformat()
-            crm = crm_day(seed, cust, day_no, day)
-            web = web_day(seed, cust, cat, day_no, day)
-            orders, lines = orders_day(seed, cust, cat, day_no, day)
-            for entity, df, rel, fmt in (
-                ("crm_customers", crm, f"crm/{stamp}/customers.csv", "csv"),
-                ("web_events", web, f"web/{stamp}/events.ndjson", "json"),
-                ("erp_orders", orders, f"orders/{stamp}/orders.csv", "csv"),
-                ("erp_order_lines", lines, f"orders/{stamp}/order_lines.csv", "csv"),
-            ):
-                path = landing_dir / rel
-                _write(con, df, path, fmt)
-                summary.add(entity, path, len(df))
+        con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
+        con.execute(MACROS)
+        for d in range(days):
+            gen.run(con, d)
     finally:
         con.close()
-    log.info("generated %s into %s at %s", summary.rows, landing_dir, datetime.now(UTC))
+    log.info("generated %d files into %s: rows %s, messiness %s", len(summary.files),
+             landing_dir, dict(summary.rows), dict(summary.injected))
     return summary

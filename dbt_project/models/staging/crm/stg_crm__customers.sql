@@ -1,4 +1,5 @@
--- One row per CRM customer: the newest version across the full export and the daily deltas.
+-- One row per living CRM customer: the newest version across full exports, deltas and the
+-- legacy CRM. A customer whose newest version is a deletion is dropped (right to erasure).
 with source as (
     select * from {{ source('crm', 'crm_customers') }}
 ),
@@ -17,16 +18,25 @@ final as (
         crm_id as customer_id,
         first_name,
         last_name,
-        lower(trim(email)) as email,
-        phone,
+        nullif(lower(trim(email)), '') as email,
+        {{ normalise_phone('phone') }} as phone_e164,
+        street,
+        postal_code,
+        city,
         upper(country) as country_code,
         birth_year,
         segment,
         consent_marketing as has_marketing_consent,
         consent_profiling as has_profiling_consent,
+        height_cm,
+        chest_cm,
+        waist_cm,
+        preferred_fit,
+        preferred_colours,
         created_at,
         updated_at
     from latest
+    where op = 'upsert'
 )
 
 select * from final

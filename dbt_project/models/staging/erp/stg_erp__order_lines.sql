@@ -1,4 +1,4 @@
--- One row per order line; a re-sent line keeps the newest delivery.
+-- One row per order line; a re-sent line keeps the newest delivery. Amounts in order currency.
 with source as (
     select * from {{ source('erp', 'erp_order_lines') }}
 ),
@@ -21,9 +21,12 @@ final as (
         upper(size) as size,
         lower(colour) as colour,
         lower(material) as material,
+        lower(fit) as fit,
+        nullif(configured_options, '') as configured_options,
+        coalesce(is_made_to_order, false) as is_made_to_order,
         quantity,
         unit_price,
-        coalesce(discount, 0) as discount_rate,
+        coalesce(discount_rate, 0) as discount_rate,
         quantity * unit_price as line_amount
     from latest
 )

@@ -1,4 +1,5 @@
--- One row per order; a re-sent order keeps the newest delivery.
+-- One row per order; a re-sent order keeps the newest delivery. Since the ERP renamed
+-- `channel` to `sales_channel`, the new name arrives in the _extra overflow column.
 with source as (
     select * from {{ source('erp', 'erp_orders') }}
 ),
@@ -16,9 +17,12 @@ final as (
     select
         order_id,
         crm_id as customer_id,
+        nullif(lower(trim(guest_email)), '') as guest_email,
+        crm_id is null as is_guest_order,
         ordered_at,
         upper(currency) as currency_code,
-        channel
+        coalesce(channel, _extra ->> 'sales_channel') as channel,
+        upper(shipping_country) as shipping_country_code
     from latest
 )
 

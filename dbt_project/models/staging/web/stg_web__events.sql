@@ -1,4 +1,4 @@
--- One row per web event id; a duplicate delivered again keeps its first load.
+-- One row per web event id (a duplicate keeps its first delivery); times in UTC; bots flagged.
 with source as (
     select * from {{ source('web', 'web_events') }}
 ),
@@ -21,9 +21,12 @@ final as (
         session_id,
         customer_id,
         sku,
-        size,
-        search_query,
-        result_count
+        upper(size) as size,
+        lower(trim(search_query)) as search_query,
+        result_count,
+        option_name,
+        option_value,
+        coalesce(regexp_matches(lower(user_agent), 'bot|crawler|spider'), false) as is_bot
     from deduplicated
 )
 

@@ -1,0 +1,41 @@
+"""Vocabularies of the sample world: an EU apparel maker selling stock and made-to-order items."""
+
+CATEGORIES = ["dresses", "shirts", "trousers", "jackets", "knitwear", "skirts"]
+SIZES = ["XS", "S", "M", "L", "XL"]
+COLOURS = ["black", "white", "navy", "red", "green", "beige", "grey"]
+MATERIALS = ["cotton", "wool", "linen", "silk", "denim"]
+FITS = ["slim", "regular", "relaxed"]
+OPTIONS = ["sleeve=long", "sleeve=short", "collar=mandarin", "collar=classic", "hem=raw",
+           "length=petite", "length=tall", "pockets=hidden"]
+FIRST_NAMES = ["Anna", "Lukas", "Marie", "Jonas", "Léa", "Mateo", "Sofía", "Noah", "Zoë", "Björn",
+               "Chloé", "Jürgen", "Inès", "Łukasz", "Ana", "Émile"]
+LAST_NAMES = ["Müller", "Dubois", "Rossi", "García", "Novak", "Jansen", "Kowalski", "Șerban",
+              "Öztürk", "Núñez", "Lefèvre", "Schmidt"]
+CITIES = ["Berlin", "Paris", "Milano", "Madrid", "Amsterdam", "Wien", "Kraków", "Lisboa"]
+STREETS = ["Hauptstraße", "Rue de la Paix", "Via Roma", "Calle Mayor", "Kerkstraat", "Ringstraße"]
+COUNTRIES = ["DE", "FR", "IT", "ES", "NL", "AT", "PL", "PT"]
+UTC_OFFSETS = ["+01:00", "+01:00", "+01:00", "+01:00", "+01:00", "+01:00", "+01:00", "+00:00"]
+SEGMENTS = ["new", "regular", "vip"]
+EVENT_TYPES = ["page_view", "product_view", "search", "add_to_cart", "remove_from_cart",
+               "wishlist", "configurator_change", "login", "checkout"]
+EVENT_WEIGHTS = [0.30, 0.27, 0.10, 0.09, 0.03, 0.05, 0.06, 0.06, 0.04]
+SEARCHES = ["linen dress", "wool coat", "silk shirt", "petite trousers", "green knit",
+            "tall jeans", "vegan leather jacket", "maternity dress", "xxl linen shirt"]
+# the last three have no results in the catalogue
+SEARCH_RESULTS_ZERO_FROM = 6
+USER_AGENTS = ["Mozilla/5.0 (Windows NT 10.0)", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0)",
+               "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)", "Mozilla/5.0 (Linux; Android 15)"]
+BOT_AGENT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+CURRENCIES = ["EUR", "CHF", "GBP", "SEK", "PLN"]
+FX_PER_EUR = [1.0, 0.94, 0.85, 11.2, 4.3]
+CARRIERS = ["DHL", "DPD", "GLS", "PostNL", "Colissimo"]
+RETURN_REASONS = ["too_small", "too_large", "colour_not_as_shown", "quality", "changed_mind"]
+RETURN_TEXTS = ["", "Fits small, \"M\" is more like an S", "colour darker than on screen",
+                "seam came open, after 2 washes", "", "changed my mind; ordered two sizes"]
+
+
+def sql_list(values: list) -> str:
+    """A DuckDB list literal of strings or numbers."""
+    if all(isinstance(v, (int, float)) for v in values):
+        return "[" + ", ".join(repr(v) for v in values) + "]"
+    return "[" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + "]"
