@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,8 @@ from upstream.settings import Settings, get_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 START = date(2026, 11, 1)
+DAYS = [START + timedelta(days=i) for i in range(4)]
+AS_OF = DAYS[-1] + timedelta(days=1)
 
 
 @pytest.fixture
@@ -21,3 +23,24 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("UPSTREAM_PSEUDONYM_SECRET", "test-secret")
     monkeypatch.setenv("UPSTREAM_MIN_GROUP_SIZE", "2")
     return get_settings()
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory) -> Path:
+    """Messy sample data (every knob at its default), ingested and dbt-built once per session.
+
+    Tests get a copy (see the ``warehouse`` fixtures); the original stays untouched.
+    """
+    from upstream.generate import generate
+    from upstream.ingest import ingest_source
+    from upstream.transform import run_dbt
+
+    root = tmp_path_factory.mktemp("built")
+    built = Settings(project_dir=PROJECT_DIR, data_dir=root / "data",
+                     published_dir=root / "published", max_reject_rate=0.05, reject_floor=10,
+                     min_group_size=2, pseudonym_secret="test-secret", demand_window_days=28)
+    generate(built.landing_dir, seed=11, sf=0.002, days=len(DAYS))
+    for source in ("catalogue", "crm", "web", "orders"):
+        ingest_source(built, source, DAYS)
+    run_dbt(built, ["build"], as_of=AS_OF)
+    return built.warehouse_path

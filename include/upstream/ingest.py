@@ -50,6 +50,20 @@ create table if not exists raw._load_manifest (
     started_at timestamptz not null,
     finished_at timestamptz not null
 );
+create table if not exists raw._ingest_runs (
+    run_load_id varchar primary key,
+    source varchar not null,
+    first_day date not null,
+    last_day date not null,
+    files json not null,              -- count by status
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    rejects_by_reason json,
+    extra_columns varchar[],
+    started_at timestamptz not null,
+    finished_at timestamptz not null
+);
 create table if not exists raw._quarantine (
     load_id varchar not null,
     table_name varchar not null,
@@ -422,6 +436,7 @@ def landing_files(settings: Settings, source: str, day: date) -> list[tuple[Cont
 
 def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestReport:
     """Load every file of ``source`` for ``days`` (one day for a daily run, more to backfill)."""
+    started = time.time()
     report = IngestReport(source, [d.isoformat() for d in days])
     plan = [(day, c, p) for day in days for c, p in landing_files(settings, source, day)]
     with connection(settings.warehouse_path) as con:
@@ -437,7 +452,26 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
                      result.table, rel, result.status, result.rows_read, result.rows_loaded,
                      result.rows_quarantined, result.extra_columns, result.seconds, result.note)
             report.files.append(result)
+        _record_run(con, report, started)
     return report
+
+
+def _record_run(con: duckdb.DuckDBPyConnection, report: IngestReport, started: float) -> None:
+    """One row per ingest call in raw._ingest_runs: what came in, what was rejected and why."""
+    summary = report.summary()
+    loaded = [f.path for f in report.files if f.status == "loaded"]
+    reasons = con.execute(
+        "select coalesce(json_group_object(reason, n), '{}') from (select reason, count(*) n "
+        "from raw._quarantine where source_file in (select unnest(?::varchar[])) group by reason)",
+        [loaded]).fetchone()[0]
+    con.execute(
+        "insert into raw._ingest_runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?), "
+        "current_timestamp)",
+        [str(uuid.uuid4()), report.source, summary["first_day"], summary["last_day"],
+         json.dumps(summary["files"]), summary["rows_read"], summary["rows_loaded"],
+         summary["rows_quarantined"], reasons, summary["extra_columns"], started])
+    log.info("ingest report %s: files %s, rejects by reason %s, extra columns %s",
+             report.source, summary["files"], reasons, summary["extra_columns"])
 
 
 def ingestion_report(settings: Settings) -> list[dict]:

@@ -9,38 +9,16 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import replace
-from datetime import date
 
 import duckdb
 import pytest
 
 from upstream import pipeline
 from upstream.gate import GateFailed, run_gate
-from upstream.generate import generate
-from upstream.ingest import ingest_source
 from upstream.publish import PublishRefused, build_candidate, publish_candidate
-from upstream.settings import Settings
 from upstream.transform import TransformFailed, run_dbt
 
-from ..conftest import PROJECT_DIR
-
-DAYS = [date(2026, 11, 1), date(2026, 11, 2)]
-AS_OF = date(2026, 11, 3)
-
-
-@pytest.fixture(scope="module")
-def built_warehouse(tmp_path_factory):
-    """Generate, ingest and dbt-build once per module; tests get a copy of the file."""
-    root = tmp_path_factory.mktemp("built")
-    built = Settings(project_dir=PROJECT_DIR, data_dir=root / "data",
-                     published_dir=root / "published", max_reject_rate=0.05, reject_floor=10,
-                     min_group_size=2,
-                     pseudonym_secret="test-secret", demand_window_days=28)
-    generate(built.landing_dir, seed=11, sf=0.002, days=2)
-    for source in ("catalogue", "crm", "web", "orders"):
-        ingest_source(built, source, DAYS)
-    run_dbt(built, ["build"], as_of=AS_OF)
-    return built.warehouse_path
+from ..conftest import AS_OF, DAYS
 
 
 @pytest.fixture

@@ -355,16 +355,18 @@ class DayGenerator:
         if d == 0:
             frame = cust.copy()
         else:
-            frame = cust[rng.random(len(cust)) < 0.01].copy()
+            # about 1 % updated, and at least one customer asks to be deleted every day
+            updated = rng.random(len(cust)) < 0.01
+            deleted = np.zeros(len(cust), dtype=bool)
+            deleted[rng.choice(len(cust), max(1, len(cust) // 2000), replace=False)] = True
+            frame = cust[updated | deleted].copy()
             frame["segment"] = rng.integers(0, len(v.SEGMENTS), len(frame))
             frame["consent_marketing"] = rng.random(len(frame)) < 0.6
             frame["updated_secs"] = _day_epoch(day) + rng.integers(0, 86_400, len(frame))
-            frame["op"] = (rng.random(len(frame)) < 0.03).astype(np.int8)
+            frame["op"] = deleted[updated | deleted].astype(np.int8)
         frame = frame.assign(**self._flags(rng, len(frame), bad_null="null_required",
                                            bad_range="out_of_range"))
         main, legacy = frame[~frame["legacy"]], frame[frame["legacy"]]
-        if len(legacy) == 0:  # a delta file always carries at least one row
-            legacy = frame.iloc[:1]
         sql = crm_sql(self.w.start)
         writer.write("crm_customers", main, sql, folder / f"crm_customers_{stamp}.csv",
                      wrong_encoding=True)

@@ -1,0 +1,62 @@
+"""What dbt makes of messy raw data (built once per session by the built_warehouse fixture)."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+
+@pytest.fixture(scope="module")
+def con(built_warehouse):
+    c = duckdb.connect(str(built_warehouse), read_only=True)
+    yield c
+    c.close()
+
+
+def _one(con, sql):
+    return con.execute(sql).fetchone()[0]
+
+
+def test_duplicate_events_are_deduplicated_by_event_id(con):
+    raw_dups = _one(con, "select count(*) - count(distinct event_id) from raw.web_events")
+    assert raw_dups > 0
+    assert _one(con, "select count(*) from staging.stg_web__events") == _one(
+        con, "select count(distinct event_id) from raw.web_events")
+
+
+def test_renamed_channel_column_is_recovered_from_overflow(con):
+    assert _one(con, "select count(*) from raw.erp_orders where channel is null") > 0
+    assert _one(con, "select count(*) from staging.stg_erp__orders where channel is null") == 0
+
+
+def test_amounts_are_converted_to_eur_with_reference_rates(con):
+    rows = con.execute(
+        "select e.currency_code, l.unit_price, e.unit_price_eur, f.units_per_eur "
+        "from intermediate.int_order_lines__enriched e "
+        "join staging.stg_erp__order_lines l using (order_line_id) "
+        "join reference.fx_rates f using (currency_code) where e.currency_code <> 'EUR'"
+    ).fetchall()
+    assert rows, "the sample has orders in other currencies"
+    for _, price, eur, rate in rows:
+        assert abs(float(price) / float(rate) - float(eur)) <= 0.005
+
+
+def test_deleted_customers_are_erased_from_staging(con):
+    deleted = _one(con, "select count(distinct crm_id) from raw.crm_customers where op = 'delete'")
+    assert deleted > 0
+    assert _one(con, """
+        select count(*) from staging.stg_crm__customers s
+        join (select crm_id from raw.crm_customers
+              qualify row_number() over (partition by crm_id order by updated_at desc) = 1
+              and op = 'delete') d on s.customer_id = d.crm_id""") == 0
+
+
+def test_phones_are_normalised_to_e164(con):
+    assert _one(con, "select count(*) from staging.stg_crm__customers "
+                     "where not regexp_full_match(phone_e164, '\\+49151[0-9]{8}')") == 0
+
+
+def test_bots_are_flagged(con):
+    assert _one(con, "select count(*) from staging.stg_web__events where is_bot") > 0
+    assert _one(con, "select count(*) from staging.stg_web__events "
+                     "where is_bot and customer_id is not null") == 0
