@@ -20,7 +20,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help venv airflow-init run test test-fast lint clean
+.PHONY: help venv airflow-init run test test-fast lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test: venv ## the whole test suite (unit, DAG integrity, integration through Air
 
 test-fast: venv ## unit and DAG tests only
 	$(BIN)/pytest -m "not integration and not system"
+
+bench: venv ## benchmark at BENCH_SF (default 1): generation, ingest vs DuckDB floor, dbt
+	$(BIN)/upstream bench --sf $(or $(BENCH_SF),1) --days 7
 
 lint: venv ## ruff
 	$(BIN)/ruff check include dags tests

@@ -66,6 +66,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from upstream import bench
+
+    print(bench.render(bench.run(get_settings(), sf=args.sf, days=args.days, dbt=not args.no_dbt)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="upstream", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -88,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--day", type=date.fromisoformat, required=True)
     ing.add_argument("--backfill-from", dest="backfill_from", default=None)
     ing.set_defaults(func=_ingest)
+
+    ben = sub.add_parser("bench", help="generation, ingest (vs the DuckDB floor) and dbt figures")
+    ben.add_argument("--sf", type=float, default=1.0)
+    ben.add_argument("--days", type=int, default=7)
+    ben.add_argument("--no-dbt", action="store_true")
+    ben.set_defaults(func=_bench)
 
     rep = sub.add_parser("report", help="ingestion totals per source from the load manifest")
     rep.set_defaults(func=_report)

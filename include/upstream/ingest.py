@@ -131,7 +131,7 @@ def _first_line(path: Path, encoding: str) -> str:
         raise LandingError(f"{path}: header line is not {encoding} ({exc})") from exc
 
 
-def _sql_str(value: str) -> str:
+def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -187,19 +187,19 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
     if len(set(header)) != len(header):
         raise ContractError(f"{path} has duplicate column names in its header {header}")
     extra = [h for h in header if h not in types]
-    columns = "{" + ", ".join(f"{_sql_str(h)}: {_sql_str(types.get(h, 'VARCHAR'))}"
+    columns = "{" + ", ".join(f"{sql_literal(h)}: {sql_literal(types.get(h, 'VARCHAR'))}"
                               for h in header) + "}"
     select = [f"{_ident(c.name)}" if c.name in header else f"null::{c.type} as {_ident(c.name)}"
               for c in contract.columns]
-    extra_json = ("json_object(" + ", ".join(f"{_sql_str(e)}, {_ident(e)}" for e in extra) + ")"
+    extra_json = ("json_object(" + ", ".join(f"{sql_literal(e)}, {_ident(e)}" for e in extra) + ")"
                   if extra else "null::json")
     con.execute(
         f"""create or replace temp table _parsed as
         select row_number() over () as _record_no, null::bigint as _line_no,
                {', '.join(select)}, {extra_json} as _extra, null::varchar as _cast_reason
-        from read_csv({_sql_str(str(path))}, columns={columns}, header=true,
-             delim={_sql_str(delim)}, quote={_sql_str(str(opts.get('quote', '"')))},
-             escape={_sql_str(str(opts.get('escape', '"')))}, encoding={_sql_str(encoding)},
+        from read_csv({sql_literal(str(path))}, columns={columns}, header=true,
+             delim={sql_literal(delim)}, quote={sql_literal(str(opts.get('quote', '"')))},
+             escape={sql_literal(str(opts.get('escape', '"')))}, encoding={sql_literal(encoding)},
              auto_detect=false, strict_mode=true, store_rejects=true,
              rejects_table='_rejects', rejects_scan='_rejects_scan')"""
     )
@@ -215,35 +215,43 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
 
 
 def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> Staged:
-    """Read NDJSON lines as text; invalid JSON and uncastable values are quarantined."""
-    # CASE is evaluated lazily per row, so json_type never sees an invalid document.
+    """Read NDJSON lines as text; invalid JSON and uncastable values are quarantined.
+
+    Each line is parsed once, by ``json_transform`` into a struct of strings (``try`` turns a
+    broken document into NULL; a line not starting with ``{`` is not an object), then cast.
+    """
+    schema = json.dumps({c.name: "VARCHAR" for c in contract.columns})
     con.execute(
         f"""create or replace temp table _lines as
         select row_number() over () as _line_no, line,
-               case when json_valid(line) then
-                   case when json_type(line) = 'OBJECT' then line::json end end as obj
-        from read_csv({_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
+               case when starts_with(ltrim(line), '{{')
+                    then try(json_transform(line, {sql_literal(schema)})) end as s
+        from read_csv({sql_literal(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
              delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false)"""
     )
     keys = [r[0] for r in con.execute(
-        "select distinct unnest(json_keys(obj)) from _lines where obj is not null order by 1"
+        "select distinct unnest(json_keys(line)) from _lines where s is not null order by 1"
     ).fetchall()]
     names = set(contract.names)
     extra = [k for k in keys if k not in names]
     cols, casts = [], []
     for c in contract.columns:
-        raw = f"json_extract_string(obj, {_sql_str('$.' + json.dumps(c.name))})"
-        cols.append(f"try_cast({raw} as {c.type}) as {_ident(c.name)}")
-        casts.append(f"when {raw} is not null and try_cast({raw} as {c.type}) is null "
+        field = f"s.{_ident(c.name)}"
+        if c.type.upper() == "VARCHAR":
+            cols.append(f"{field} as {_ident(c.name)}")
+            continue
+        cols.append(f"try_cast({field} as {c.type}) as {_ident(c.name)}")
+        casts.append(f"when {field} is not null and try_cast({field} as {c.type}) is null "
                      f"then 'bad_type:{c.name}'")
     extra_json = ("json_object(" + ", ".join(
-        f"{_sql_str(e)}, json_extract(obj, {_sql_str('$.' + json.dumps(e))})" for e in extra
+        f"{sql_literal(e)}, json_extract(line, {sql_literal('$.' + json.dumps(e))})" for e in extra
     ) + ")") if extra else "null::json"
+    cast_reason = f"case {' '.join(casts)} end" if casts else "null::varchar"
     con.execute(
         f"""create or replace temp table _parsed as
         select _line_no as _record_no, _line_no, {', '.join(cols)}, {extra_json} as _extra,
-               case {' '.join(casts)} end as _cast_reason
-        from _lines where obj is not null"""
+               {cast_reason} as _cast_reason
+        from _lines where s is not null"""
     )
     con.execute(
         """create or replace temp table _rejected as
@@ -251,7 +259,7 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
                case when line is null or trim(line) = '' then 'empty_line'
                     when json_valid(line) then 'json_not_an_object' else 'invalid_json' end
                    as reason
-        from _lines where obj is null"""
+        from _lines where s is null"""
     )
     return extra, hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
 
@@ -319,7 +327,8 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         except duckdb.Error as exc:
             raise LandingError(f"{path} cannot be parsed as {contract.format}: {exc}") from exc
         result.extra_columns = extra
-        _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel, day=day)
+        _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel, day=day,
+                             replaces=last_version > 0)
         result.seconds = round(time.time() - started, 3)
         if result.rows_read == 0 and not contract.allow_empty:
             raise LandingError(f"{path} holds no rows (header only or blank); contract "
@@ -365,43 +374,39 @@ class _Refused(Exception):
 
 
 def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id: str,
-                         rel: str, day: date) -> None:
+                         rel: str, day: date, replaces: bool) -> None:
+    """Write the staged file's good rows to raw and its bad rows to quarantine, and check
+    read = loaded + quarantined against the rows actually inserted."""
     reason = _reason_expr(contract, ["when _cast_reason is not null then _cast_reason"], day)
-    row_json = ", ".join(f"{_sql_str(c)}, {_ident(c)}" for c in contract.names)
-    con.execute(f"create or replace temp table _checked as select *, {reason} as _reason "
+    row_json = ", ".join(f"{sql_literal(c)}, {_ident(c)}" for c in contract.names)
+    # a view: the reason is cheap to evaluate twice, a third copy of the file is not
+    con.execute(f"create or replace temp view _checked as select *, {reason} as _reason "
                 "from _parsed")
-    # A new version of a known path replaces the old version's rows.
-    con.execute(f"delete from raw.{contract.table} where _source_file = ?", [rel])
-    con.execute("delete from raw._quarantine where source_file = ?", [rel])
-    con.execute(
-        "update raw._load_manifest set status = 'superseded' "
-        "where path = ? and status in ('loaded', 'duplicate')",
-        [rel],
-    )
-    con.execute(
+    if replaces:  # a new version of a known path replaces the old version's rows
+        con.execute(f"delete from raw.{contract.table} where _source_file = ?", [rel])
+        con.execute("delete from raw._quarantine where source_file = ?", [rel])
+        con.execute("update raw._load_manifest set status = 'superseded' "
+                    "where path = ? and status in ('loaded', 'duplicate')", [rel])
+    rejected = con.execute(
         "insert into raw._quarantine select ?, ?, ?, line_no, null, raw_text, reason "
-        "from _rejected", [load_id, contract.table, rel])
-    con.execute(
+        "from _rejected", [load_id, contract.table, rel]).fetchone()[0]
+    bad = con.execute(
         "insert into raw._quarantine select ?, ?, ?, _line_no, _record_no, "
         f"json_object({row_json})::varchar, _reason from _checked where _reason is not null",
-        [load_id, contract.table, rel])
+        [load_id, contract.table, rel]).fetchone()[0]
     cols = ", ".join(_ident(c) for c in contract.names)
-    con.execute(
+    loaded = con.execute(
         f"insert into raw.{contract.table} ({cols}, _extra, _load_id, _source_file, _record_no) "
         f"select {cols}, _extra, ?, ?, _record_no from _checked where _reason is null",
-        [load_id, rel])
-    parsed, bad = con.execute(
-        "select count(*), count(*) filter (where _reason is not null) from _checked").fetchone()
-    rejected = con.execute("select count(*) from _rejected").fetchone()[0]
-    result.rows_read = parsed + rejected
+        [load_id, rel]).fetchone()[0]
+    parsed = con.execute("select count(*) from _checked").fetchone()[0]
+    result.rows_read = parsed + con.execute("select count(*) from _rejected").fetchone()[0]
     result.rows_quarantined = bad + rejected
-    result.rows_loaded = parsed - bad
-    loaded = con.execute(f"select count(*) from raw.{contract.table} where _load_id = ?",
-                         [load_id]).fetchone()[0]
-    if loaded != result.rows_loaded or result.rows_read != loaded + result.rows_quarantined:
+    result.rows_loaded = loaded
+    if result.rows_read != result.rows_loaded + result.rows_quarantined:
         raise RuntimeError(f"accounting broken for {rel}: read {result.rows_read}, loaded "
                            f"{loaded}, quarantined {result.rows_quarantined}")
-    con.execute("drop table if exists temp._checked")
+    con.execute("drop view if exists temp._checked")
 
 
 def _is_landing_file(path: Path) -> bool:

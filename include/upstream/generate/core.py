@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 S_CATALOGUE, S_CUSTOMERS, S_CRM, S_WEB, S_ORDERS, S_FLOW, S_MESS = range(1, 8)
 CUSTOMERS_PER_SF, EVENTS_PER_SF, LINES_PER_SF = 100_000, 5_000_000, 500_000
+RETURN_AFTER_DAYS = 3  # returns of day D's lines arrive in day D+3's file
 
 
 @dataclass
@@ -339,7 +340,7 @@ class DayGenerator:
         self._resend_yesterday(d, day, folder)
         for old in [k for k in self.web_frames if k < d - 3]:
             del self.web_frames[old]
-        for old in [k for k in self.order_frames if k < d - 7]:
+        for old in [k for k in self.order_frames if k < d - RETURN_AFTER_DAYS]:
             del self.order_frames[old]
 
     def _catalogue(self, writer: Writer, d: int, day: date, path: Path) -> None:
@@ -486,7 +487,7 @@ class DayGenerator:
         self._returns(writer, d, day, rng, folder / f"returns_{stamp}.csv")
 
     def _returns(self, writer: Writer, d: int, day: date, rng, path: Path) -> None:
-        _, sold = self.order_frames.get(d - 7, (None, None))
+        _, sold = self.order_frames.get(d - RETURN_AFTER_DAYS, (None, None))
         if sold is None:
             sold = self.order_frames[d][1].iloc[:0]
         misfit = sold["size"].to_numpy() != sold["pref"].to_numpy()
