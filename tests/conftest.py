@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -44,3 +45,11 @@ def built_warehouse(tmp_path_factory) -> Path:
         ingest_source(built, source, DAYS)
     run_dbt(built, ["build"], as_of=AS_OF)
     return built.warehouse_path
+
+
+@pytest.fixture
+def warehouse(settings: Settings, built_warehouse: Path) -> Settings:
+    """Settings whose warehouse is a fresh copy of the session's built warehouse."""
+    settings.warehouse_path.parent.mkdir(parents=True)
+    shutil.copyfile(built_warehouse, settings.warehouse_path)
+    return settings

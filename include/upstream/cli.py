@@ -37,10 +37,13 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _publish_show(args: argparse.Namespace) -> int:
-    from upstream.publish import current_manifest
+    from upstream.publish import current_manifest, read_manifest, version_name
 
     settings = get_settings()
-    manifest = current_manifest(settings)
+    if args.version:
+        manifest = read_manifest(settings.versions_dir / version_name(args.version))
+    else:
+        manifest = current_manifest(settings)
     if manifest is None:
         print(f"nothing published yet under {settings.published_dir}", file=sys.stderr)
         return 1
@@ -51,6 +54,36 @@ def _publish_show(args: argparse.Namespace) -> int:
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True)"
           ".sql('select category, size, colour, units, customer_count from design_demand "
           "order by units desc limit 10'))\"")
+    return 0
+
+
+def _publish_list(args: argparse.Namespace) -> int:
+    from upstream.publish import list_versions
+
+    for row in list_versions(get_settings()):
+        mark = "*" if row["current"] else " "
+        if row["valid"]:
+            print(f"{mark} v{row['version']:<6} {row['published_at']}  run {row['run_id']}  "
+                  f"interval {row['interval']['start']}..{row['interval']['end']}  "
+                  f"{row['row_counts']}")
+        else:
+            print(f"{mark} v{row['version']:<6} INVALID: {row['problem']}")
+    return 0
+
+
+def _publish_rollback(args: argparse.Namespace) -> int:
+    from upstream.publish import rollback
+
+    event = rollback(get_settings(), to=args.to, reason=args.reason)
+    print(json.dumps(event, indent=2))
+    return 0
+
+
+def _publish_repair(args: argparse.Namespace) -> int:
+    from upstream.publish import repair
+
+    actions = repair(get_settings())
+    print("\n".join(actions) if actions else "publication is consistent; nothing to repair")
     return 0
 
 
@@ -107,8 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     pub = sub.add_parser("publish", help="the published design database")
     pub_sub = pub.add_subparsers(dest="publish_command", required=True)
-    show = pub_sub.add_parser("show", help="print the current manifest and how to query it")
+    show = pub_sub.add_parser("show", help="print a manifest (default: current) and a query")
+    show.add_argument("version", nargs="?", type=int)
     show.set_defaults(func=_publish_show)
+    lst = pub_sub.add_parser("list", help="published versions, * marks current")
+    lst.set_defaults(func=_publish_list)
+    rb = pub_sub.add_parser("rollback", help="repoint current to an earlier version")
+    rb.add_argument("--to", type=int, help="version number (default: the one before current)")
+    rb.add_argument("--reason", required=True, help="why; recorded in history.jsonl")
+    rb.set_defaults(func=_publish_rollback)
+    fix = pub_sub.add_parser("repair", help="clean up after crashes, fix a broken current")
+    fix.set_defaults(func=_publish_repair)
     return parser
 
 
@@ -118,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+    except (ValueError, RuntimeError, OSError) as exc:
         log.error("%s", exc)
         return 2
 

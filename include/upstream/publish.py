@@ -1,22 +1,36 @@
-"""Write-audit-publish of the designers' database.
+"""Write-audit-publish of the designers' database, as immutable versions.
 
-1. :func:`build_candidate` copies the marts from the warehouse into a new DuckDB file under
-   ``published/.candidates/`` (pseudonymising customer ids), with a ``publication`` table that
-   says which version and run it is.
-2. :mod:`upstream.gate` validates the candidate and writes ``<candidate>.gate.json``.
+Layout under ``published/``::
+
+    versions/v000007/design.duckdb       the designers' database (never modified)
+    versions/v000007/feeds/<table>.parquet
+    versions/v000007/manifest.json       version, run, interval, git revision, counts, checksums, gate
+    versions/v000007/gate.json           the gate's full results
+    current -> versions/v000007          swapped atomically (a new symlink renamed over it)
+    design.duckdb -> current/design.duckdb
+    manifest.json -> current/manifest.json
+    history.jsonl                        every publish and rollback, with who and why
+
+1. :func:`build_candidate` copies the feeds from the warehouse into ``.candidates/`` with a
+   ``publication`` table (version, run, interval, newest source data).
+2. :mod:`upstream.gate` validates it and writes ``<candidate>.gate.json``.
 3. :func:`publish_candidate` refuses a candidate without a passing gate record for exactly its
-   bytes, then renames it over ``published/design.duckdb`` (atomic on one filesystem) and
-   writes ``manifest.json`` (also by rename) and a line in ``history.jsonl``.
+   bytes, writes the version folder under a temporary name, renames it into place, then
+   repoints ``current``. A crash in between leaves the old version current; the next run's
+   :func:`repair` removes what no history line published.
 
-A reader holding the old file open keeps reading the old inode; a new connection sees the new
-version. A failed gate leaves the published file byte-identical.
+Readers open ``design.duckdb`` read-only: the open resolves to one immutable file, so they never
+see a lock, a half-written file or two versions mixed; a reader holding an old version keeps it.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,10 +51,19 @@ FEEDS: dict[str, str] = {
     "design_demand": "select * from wh.marts.design_demand",
 }
 FEED_PARAMS: dict[str, int] = {"customer_needs": 1}  # how many secret parameters a feed binds
+NEWEST_DATA_SQL = """
+    select greatest(
+        (select max(ordered_at) from wh.staging.stg_erp__orders),
+        (select max(occurred_at) from wh.staging.stg_web__events))
+"""
 
 
 class PublishRefused(RuntimeError):
     """The candidate has no passing gate record, or the record is for other bytes."""
+
+
+class PublicationError(RuntimeError):
+    """The published folder is inconsistent in a way that cannot be repaired automatically."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +91,72 @@ class Candidate:
                    date.fromisoformat(doc["interval_end"]), dict(doc["row_counts"]))
 
 
-def current_manifest(settings: Settings) -> dict | None:
-    path = settings.published_manifest
+def version_name(version: int) -> str:
+    return f"v{version:06d}"
+
+
+def _version_number(path: Path) -> int | None:
+    name = path.name
+    return int(name[1:]) if name.startswith("v") and name[1:].isdigit() else None
+
+
+def history(settings: Settings) -> list[dict]:
+    path = settings.published_dir / "history.jsonl"
     if not path.exists():
-        return None
+        return []
+    events = []
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                log.error("history.jsonl line %d is corrupt and ignored: %r", n, line[:200])
+    return events
+
+
+def _append_history(settings: Settings, event: dict) -> None:
+    with (settings.published_dir / "history.jsonl").open("a") as fh:
+        fh.write(json.dumps(event) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_manifest(folder: Path) -> dict:
+    """A version's manifest, checked against the database it describes."""
+    path = folder / "manifest.json"
+    if not path.exists():
+        raise PublicationError(f"{folder.name}: manifest.json is missing")
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise RuntimeError(f"published manifest {path} is corrupt: {exc}") from exc
+        raise PublicationError(f"{folder.name}: manifest.json is corrupt ({exc})") from exc
+    db = folder / "design.duckdb"
+    if not db.exists():
+        raise PublicationError(f"{folder.name}: design.duckdb is missing")
+    if manifest.get("checksums", {}).get("design.duckdb") != sha256_of(db):
+        raise PublicationError(f"{folder.name}: design.duckdb does not match its manifest checksum")
+    return manifest
+
+
+def current_version(settings: Settings) -> int | None:
+    link = settings.current_link
+    if not link.is_symlink():
+        return None
+    return _version_number(Path(os.readlink(link)))
+
+
+def current_manifest(settings: Settings) -> dict | None:
+    version = current_version(settings)
+    if version is None:
+        return None
+    return read_manifest(settings.versions_dir / version_name(version))
+
+
+def _next_version(settings: Settings) -> int:
+    seen = [e.get("version", 0) for e in history(settings)]
+    if settings.versions_dir.exists():
+        seen += [_version_number(p) or 0 for p in settings.versions_dir.iterdir()]
+    return max(seen, default=0) + 1
 
 
 def _safe_name(run_id: str) -> str:
@@ -85,11 +166,11 @@ def _safe_name(run_id: str) -> str:
 def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
                     interval_end: date) -> Candidate:
     """Copy the published feeds from the warehouse into a fresh candidate file."""
-    previous = current_manifest(settings)
-    version = (previous["version"] if previous else 0) + 1
+    repair(settings)
+    version = _next_version(settings)
     folder = settings.published_dir / ".candidates"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"design-v{version}-{_safe_name(run_id)}.duckdb"
+    path = folder / f"design-{version_name(version)}-{_safe_name(run_id)}.duckdb"
     for stale in (path, path.with_name(path.name + ".wal"),
                   path.with_name(path.name + ".gate.json")):
         stale.unlink(missing_ok=True)
@@ -103,21 +184,14 @@ def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
             counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
         con.execute(
             "create table main.publication as select ?::integer as version, ?::varchar as run_id, "
-            "?::date as interval_start, ?::date as interval_end, now() as built_at",
+            "?::date as interval_start, ?::date as interval_end, "
+            f"({NEWEST_DATA_SQL}) as newest_data_at, now() as built_at",
             [version, run_id, interval_start, interval_end],
         )
         con.execute("detach wh")
         con.execute("checkpoint")
-    log.info("candidate v%d at %s: %s", version, path, counts)
+    log.info("candidate %s at %s: %s", version_name(version), path, counts)
     return Candidate(path, version, run_id, interval_start, interval_end, counts)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def discard_candidate(candidate: Candidate) -> None:
@@ -125,8 +199,50 @@ def discard_candidate(candidate: Candidate) -> None:
         p.unlink(missing_ok=True)
 
 
+def _git_revision(project_dir: Path) -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(project_dir), "rev-parse", "HEAD"],
+                             capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "-C", str(project_dir), "status", "--porcelain"],
+                               capture_output=True, text=True, timeout=10, check=True)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def _export_feeds(db: Path, feeds: Path) -> dict[str, str]:
+    feeds.mkdir()
+    with connection(db, read_only=True) as con:
+        for table in FEEDS:
+            con.execute(f"copy (select * from {table}) to '{feeds / table}.parquet' "
+                        "(format parquet, compression zstd)")
+    return {f"feeds/{p.name}": sha256_of(p) for p in sorted(feeds.glob("*.parquet"))}
+
+
+def _swap_symlink(link: Path, target: str) -> None:
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)  # atomic: readers see the old target or the new one
+
+
+def _point_current(settings: Settings, version: int) -> None:
+    _swap_symlink(settings.current_link, f"versions/{version_name(version)}")
+    for name in ("design.duckdb", "manifest.json"):
+        link = settings.published_dir / name
+        if not (link.is_symlink() and os.readlink(link) == f"current/{name}"):
+            _swap_symlink(link, f"current/{name}")
+
+
 def publish_candidate(settings: Settings, candidate: Candidate) -> dict:
-    """Atomically replace the published database with a gated candidate; return the manifest."""
+    """Make a gated candidate the new current version; return its manifest."""
     if not candidate.gate_record.exists():
         raise PublishRefused(f"{candidate.path} has no gate record: run the gate first")
     gate = json.loads(candidate.gate_record.read_text())
@@ -135,23 +251,157 @@ def publish_candidate(settings: Settings, candidate: Candidate) -> dict:
         raise PublishRefused(
             f"{candidate.path} is not publishable: gate success={gate.get('success')}, gate "
             f"checked sha256 {gate.get('sha256')}, file has {checksum}")
+    name = version_name(candidate.version)
+    final = settings.versions_dir / name
+    if final.exists():
+        raise PublishRefused(f"version {name} already exists; build a new candidate")
+    incoming = settings.versions_dir / f".incoming-{name}"
+    shutil.rmtree(incoming, ignore_errors=True)
+    incoming.mkdir(parents=True)
+    os.replace(candidate.path, incoming / "design.duckdb")
+    os.replace(candidate.gate_record, incoming / "gate.json")
+    checksums = {"design.duckdb": checksum, **_export_feeds(incoming / "design.duckdb",
+                                                            incoming / "feeds")}
     manifest = {
         "version": candidate.version,
         "run_id": candidate.run_id,
         "data_interval": {"start": candidate.interval_start.isoformat(),
                           "end": candidate.interval_end.isoformat()},
         "published_at": datetime.now(UTC).isoformat(),
-        "database": settings.published_db.name,
-        "sha256": checksum,
+        "git_revision": _git_revision(settings.project_dir),
         "row_counts": candidate.row_counts,
+        "checksums": checksums,
         "gate": {"success": True, "expectations": gate.get("evaluated"),
-                 "report": str(candidate.gate_record.name)},
+                 "warnings": gate.get("warnings", []), "report": "gate.json",
+                 "data_docs": gate.get("data_docs")},
     }
-    os.replace(candidate.path, settings.published_db)
-    _write_atomic(settings.published_manifest, json.dumps(manifest, indent=2) + "\n")
-    with (settings.published_dir / "history.jsonl").open("a") as fh:
-        fh.write(json.dumps(manifest) + "\n")
-    candidate.gate_record.rename(settings.published_dir / "gate.json")
-    log.info("published v%d (%s) at %s", candidate.version, candidate.row_counts,
-             settings.published_db)
+    (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    _fsync_tree(incoming)
+    os.replace(incoming, final)        # 1. the version exists, complete
+    previous = current_version(settings)
+    _point_current(settings, candidate.version)   # 2. readers now get it
+    _append_history(settings, {"event": "publish", "version": candidate.version,
+                               "previous": previous, "run_id": candidate.run_id,
+                               "at": manifest["published_at"]})
+    prune(settings)
+    log.info("published %s (%s) at %s", name, candidate.row_counts, settings.published_db)
     return manifest
+
+
+def published_versions(settings: Settings) -> list[int]:
+    """Versions a history line says were published and whose folder still exists."""
+    published = {e["version"] for e in history(settings) if e.get("event") == "publish"}
+    return sorted(v for v in published
+                  if (settings.versions_dir / version_name(v)).is_dir())
+
+
+def prune(settings: Settings) -> list[int]:
+    """Keep the newest ``keep_versions`` versions (and always the current one)."""
+    current = current_version(settings)
+    versions = published_versions(settings)
+    doomed = [v for v in versions[:-settings.keep_versions] if v != current]
+    for v in doomed:
+        shutil.rmtree(settings.versions_dir / version_name(v))
+        log.info("pruned %s (keeping the newest %d)", version_name(v), settings.keep_versions)
+    return doomed
+
+
+def repair(settings: Settings) -> list[str]:
+    """Detect and repair what a crash or a hand can leave behind; return what was done.
+
+    * ``.incoming-*`` folders (a crash while writing a version) are removed;
+    * version folders no history line published (a crash between rename and repoint) are removed;
+    * a ``current`` pointing at a missing or corrupt version is repointed at the newest valid one.
+    """
+    actions: list[str] = []
+    versions_dir = settings.versions_dir
+    if not versions_dir.exists():
+        return actions
+    for path in versions_dir.glob(".incoming-*"):
+        shutil.rmtree(path)
+        actions.append(f"removed half-written {path.name}")
+    published = {e["version"] for e in history(settings) if e.get("event") == "publish"}
+    current = current_version(settings)
+    if current is not None and current not in published:  # crash before the history line
+        _append_history(settings, {"event": "publish", "version": current, "recovered": True,
+                                   "at": datetime.now(UTC).isoformat()})
+        actions.append(f"recorded {version_name(current)} in history (it was current)")
+    for path in versions_dir.iterdir():
+        number = _version_number(path)
+        if number is not None and number not in published and number != current:
+            shutil.rmtree(path)
+            actions.append(f"removed {path.name}: written but never made current")
+    if settings.current_link.is_symlink() or settings.current_link.exists():
+        try:
+            if current is None:
+                raise PublicationError("current does not point at a version folder")
+            read_manifest(versions_dir / version_name(current))
+        except PublicationError as exc:
+            actions.append(_repoint_to_newest_valid(settings, reason=str(exc)))
+    for action in actions:
+        log.warning("publication repair: %s", action)
+    return actions
+
+
+def _valid_versions(settings: Settings) -> list[int]:
+    valid = []
+    for v in published_versions(settings):
+        try:
+            read_manifest(settings.versions_dir / version_name(v))
+            valid.append(v)
+        except PublicationError as exc:
+            log.error("version %s is not usable: %s", version_name(v), exc)
+    return valid
+
+
+def _repoint_to_newest_valid(settings: Settings, *, reason: str) -> str:
+    valid = _valid_versions(settings)
+    if not valid:
+        raise PublicationError(f"current is broken ({reason}) and no valid version is left to "
+                               f"serve; re-run the daily DAG to publish a new one")
+    target = valid[-1]
+    _point_current(settings, target)
+    _append_history(settings, {"event": "repair", "version": target, "reason": reason,
+                               "at": datetime.now(UTC).isoformat()})
+    return f"current was broken ({reason}); repointed to {version_name(target)}"
+
+
+def rollback(settings: Settings, *, to: int | None = None, reason: str,
+             who: str | None = None) -> dict:
+    """Repoint ``current`` to an earlier valid version (default: the one before current)."""
+    if not reason.strip():
+        raise ValueError("a rollback needs a reason (--reason)")
+    current = current_version(settings)
+    valid = _valid_versions(settings)
+    if to is None:
+        older = [v for v in valid if current is None or v < current]
+        if not older:
+            raise PublicationError(f"no valid version older than {current} to roll back to; "
+                                   f"valid versions: {valid}")
+        to = older[-1]
+    elif to not in valid:
+        raise PublicationError(f"cannot roll back to version {to}: not a valid published "
+                               f"version (valid: {valid})")
+    _point_current(settings, to)
+    event = {"event": "rollback", "version": to, "previous": current,
+             "by": who or getpass.getuser(), "reason": reason,
+             "at": datetime.now(UTC).isoformat()}
+    _append_history(settings, event)
+    log.warning("rolled back from %s to %s: %s", current, to, reason)
+    return event
+
+
+def list_versions(settings: Settings) -> list[dict]:
+    current = current_version(settings)
+    rows = []
+    for v in published_versions(settings):
+        folder = settings.versions_dir / version_name(v)
+        try:
+            m = read_manifest(folder)
+            rows.append({"version": v, "current": v == current, "run_id": m["run_id"],
+                         "interval": m["data_interval"], "published_at": m["published_at"],
+                         "row_counts": m["row_counts"], "valid": True})
+        except PublicationError as exc:
+            rows.append({"version": v, "current": v == current, "valid": False,
+                         "problem": str(exc)})
+    return rows

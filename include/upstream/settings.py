@@ -50,6 +50,11 @@ class Settings:
     min_group_size: int
     pseudonym_secret: str | None
     demand_window_days: int
+    keep_versions: int = 5
+    max_shrink: float = 0.5
+    max_data_age_days: int = 2
+    alert_webhook: str | None = None
+    alert_email: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -69,11 +74,20 @@ class Settings:
 
     @property
     def published_db(self) -> Path:
+        """What designers open: a symlink to ``current/design.duckdb``."""
         return self.published_dir / "design.duckdb"
 
     @property
     def published_manifest(self) -> Path:
         return self.published_dir / "manifest.json"
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.published_dir / "versions"
+
+    @property
+    def current_link(self) -> Path:
+        return self.published_dir / "current"
 
     @property
     def dbt_env(self) -> dict[str, str]:
@@ -102,4 +116,9 @@ def get_settings() -> Settings:
         min_group_size=_int("UPSTREAM_MIN_GROUP_SIZE", 5),
         pseudonym_secret=os.environ.get("UPSTREAM_PSEUDONYM_SECRET") or None,
         demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", 28),
+        keep_versions=max(1, _int("UPSTREAM_KEEP_VERSIONS", 5)),
+        max_shrink=_float("UPSTREAM_MAX_SHRINK", 0.5),
+        max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", 2),
+        alert_webhook=os.environ.get("UPSTREAM_ALERT_WEBHOOK") or None,
+        alert_email=os.environ.get("UPSTREAM_ALERT_EMAIL") or None,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -19,13 +18,6 @@ from upstream.publish import PublishRefused, build_candidate, publish_candidate
 from upstream.transform import TransformFailed, run_dbt
 
 from ..conftest import AS_OF, DAYS
-
-
-@pytest.fixture
-def warehouse(settings, built_warehouse):
-    settings.warehouse_path.parent.mkdir(parents=True)
-    shutil.copyfile(built_warehouse, settings.warehouse_path)
-    return settings
 
 
 def _sha(path):
