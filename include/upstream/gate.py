@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ class GateResult:
     sha256: str
     evaluated: int = 0
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -72,35 +75,97 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
             "result": json.loads(json.dumps(outcome.result or {}, default=str))}
 
 
+def _parameters(settings: Settings, candidate: Candidate, table: str,
+                previous: dict | None) -> dict[str, Any]:
+    """Suite parameters (``{"$PARAMETER": name}``) for one table of one candidate."""
+    import pandas as pd
+
+    prev_rows = (previous or {}).get("row_counts", {}).get(table)
+    return {
+        "min_group_size": settings.min_group_size,
+        "max_data_age_days": settings.max_data_age_days,
+        # DuckDB dates arrive in pandas as timestamps
+        "window_end": [pd.Timestamp(candidate.interval_end - timedelta(days=1))],
+        # a feed may not shrink by more than max_shrink against the last good publication
+        "min_rows": 0 if prev_rows is None else int(prev_rows * (1 - settings.max_shrink)),
+    }
+
+
+def _derived_frames(con, previous_db: Path | None) -> dict[str, Any]:
+    """Check tables computed from the candidate (and the last good publication), not published.
+
+    ``design_demand__shift``: per category, how far its change in units against the last good
+    publication lies from the median change across categories (robust z-score).
+    """
+    import pandas as pd
+
+    now = con.execute("select category, sum(units) as units from design_demand group by all").df()
+    if previous_db is None or not previous_db.exists():
+        return {"design_demand__shift": pd.DataFrame({"category": [], "z_score": []})}
+    with connection(previous_db, read_only=True) as prev_con:
+        before = prev_con.execute(
+            "select category, sum(units) as units_before from design_demand group by all").df()
+    shift = now.merge(before, on="category", how="outer").fillna(0)
+    change = (shift["units"] - shift["units_before"]) / shift["units_before"].clip(lower=1)
+    # robust z-score (median and MAD): with a handful of categories a plain z-score can never
+    # exceed sqrt(n - 1), so one runaway category would hide in the standard deviation
+    deviation = change - change.median()
+    mad = deviation.abs().median()
+    if mad:
+        shift["z_score"] = 0.6745 * deviation / mad
+    else:
+        shift["z_score"] = deviation.apply(lambda d: 0.0 if abs(d) < 1e-9 else math.copysign(
+            math.inf, d))
+    return {"design_demand__shift": shift[["category", "z_score"]]}
+
+
 def validate(settings: Settings, candidate: Candidate) -> GateResult:
-    """Validate every table of the candidate against its suite; never raises on failures."""
+    """Validate every table of the candidate against its suite; never raises on failures.
+
+    Failed expectations with ``severity: warning`` become warnings (published, reported); all
+    others block publication.
+    """
     import great_expectations as gx
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from upstream.publish import current_manifest, current_version, version_name
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     suites = load_suites(settings.expectations_dir)
-    parameters = {"min_group_size": settings.min_group_size}
+    previous = current_manifest(settings) if current_version(settings) else None
+    previous_db = (settings.versions_dir / version_name(previous["version"]) / "design.duckdb"
+                   if previous else None)
     result = GateResult(success=True, sha256=sha256_of(candidate.path))
     with connection(candidate.path, read_only=True) as con:
         tables = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main' "
             "order by 1").fetchall()]
         frames = {t: con.table(t).df() for t in tables if t in suites}
+        frames.update(_derived_frames(con, previous_db))
     for t in sorted(set(tables) - set(suites)):
         result.failures.append(f"{t}: published table has no suite in {settings.expectations_dir}")
-    for t in sorted(set(suites) - set(tables)):
+    for t in sorted(set(suites) - set(frames)):
         result.failures.append(f"{t}: suite exists but the candidate has no such table")
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("candidate")
     for table, frame in frames.items():
+        if table not in suites:
+            continue
         suite = ExpectationSuite(**suites[table])
         batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
         batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-        outcome = batch.validate(suite, expectation_parameters=parameters)
+        outcome = batch.validate(suite, expectation_parameters=_parameters(
+            settings, candidate, table, previous))
         result.evaluated += len(outcome.results)
         result.tables[table] = [_outcome_json(o) for o in outcome.results]
-        result.failures += [_describe(table, o) for o in outcome.results if not o.success]
+        for o in outcome.results:
+            if o.success:
+                continue
+            severity = str(getattr(o.expectation_config.severity, "value", "critical"))
+            target = result.failures if severity == "critical" else result.warnings
+            target.append(_describe(table, o))
     result.success = not result.failures
     return result
 
@@ -110,10 +175,14 @@ def run_gate(settings: Settings, candidate: Candidate) -> GateResult:
     result = validate(settings, candidate)
     candidate.gate_record.write_text(json.dumps(
         {"success": result.success, "sha256": result.sha256, "evaluated": result.evaluated,
-         "failures": result.failures, "tables": result.tables}, indent=2, default=str))
+         "failures": result.failures, "warnings": result.warnings, "tables": result.tables},
+        indent=2, default=str))
+    for warning in result.warnings:
+        log.warning("gate warning (published anyway): %s", warning)
     if not result.success:
         raise GateFailed(
             f"gate failed for candidate v{candidate.version} ({candidate.path.name}); nothing "
             f"published. {len(result.failures)} failure(s):\n  " + "\n  ".join(result.failures))
-    log.info("gate passed: %d expectations on %s", result.evaluated, sorted(result.tables))
+    log.info("gate passed: %d expectations on %s, %d warning(s)", result.evaluated,
+             sorted(result.tables), len(result.warnings))
     return result

@@ -183,10 +183,13 @@ def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
                         [secret] * FEED_PARAMS.get(table, 0))
             counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
         con.execute(
-            "create table main.publication as select ?::integer as version, ?::varchar as run_id, "
-            "?::date as interval_start, ?::date as interval_end, "
-            f"({NEWEST_DATA_SQL}) as newest_data_at, now() as built_at",
-            [version, run_id, interval_start, interval_end],
+            "create table main.publication as "
+            f"with newest as ({NEWEST_DATA_SQL} as newest_data_at) "
+            "select ?::integer as version, ?::varchar as run_id, ?::date as interval_start, "
+            "?::date as interval_end, newest_data_at, "
+            "round(date_diff('minute', newest_data_at, ?::date::timestamptz) / 1440.0, 2) "
+            "as data_lag_days, now() as built_at from newest",
+            [version, run_id, interval_start, interval_end, interval_end],
         )
         con.execute("detach wh")
         con.execute("checkpoint")
