@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ class GateResult:
     evaluated: int = 0
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    data_docs: str | None = None
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -127,6 +129,7 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
     """
     import great_expectations as gx
     from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from upstream.publish import current_manifest, current_version, version_name
@@ -147,17 +150,27 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
         result.failures.append(f"{t}: published table has no suite in {settings.expectations_dir}")
     for t in sorted(set(suites) - set(frames)):
         result.failures.append(f"{t}: suite exists but the candidate has no such table")
-    context = gx.get_context(mode="ephemeral")
+    # A file-backed GX project per candidate, so every run gets its own Data Docs site.
+    project = settings.data_dir / "gate" / candidate.path.stem
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    context = gx.get_context(mode="file", project_root_dir=str(project))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("candidate")
     for table, frame in frames.items():
         if table not in suites:
             continue
-        suite = ExpectationSuite(**suites[table])
+        suite = context.suites.add(ExpectationSuite(**suites[table]))
         batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
-        batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
-        outcome = batch.validate(suite, expectation_parameters=_parameters(
-            settings, candidate, table, previous))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=table, data=batch_def, suite=suite))
+        checkpoint = context.checkpoints.add(gx.Checkpoint(
+            name=f"gate_{table}", validation_definitions=[definition],
+            actions=[UpdateDataDocsAction(name="data_docs")], result_format="SUMMARY"))
+        run = checkpoint.run(batch_parameters={"dataframe": frame},
+                             expectation_parameters=_parameters(settings, candidate, table,
+                                                                previous))
+        outcome = next(iter(run.run_results.values()))
         result.evaluated += len(outcome.results)
         result.tables[table] = [_outcome_json(o) for o in outcome.results]
         for o in outcome.results:
@@ -167,6 +180,8 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
             target = result.failures if severity == "critical" else result.warnings
             target.append(_describe(table, o))
     result.success = not result.failures
+    docs = project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    result.data_docs = str(docs) if docs.exists() else None
     return result
 
 
@@ -175,14 +190,16 @@ def run_gate(settings: Settings, candidate: Candidate) -> GateResult:
     result = validate(settings, candidate)
     candidate.gate_record.write_text(json.dumps(
         {"success": result.success, "sha256": result.sha256, "evaluated": result.evaluated,
-         "failures": result.failures, "warnings": result.warnings, "tables": result.tables},
+         "failures": result.failures, "warnings": result.warnings,
+         "data_docs": result.data_docs, "tables": result.tables},
         indent=2, default=str))
     for warning in result.warnings:
         log.warning("gate warning (published anyway): %s", warning)
     if not result.success:
         raise GateFailed(
             f"gate failed for candidate v{candidate.version} ({candidate.path.name}); nothing "
-            f"published. {len(result.failures)} failure(s):\n  " + "\n  ".join(result.failures))
-    log.info("gate passed: %d expectations on %s, %d warning(s)", result.evaluated,
-             sorted(result.tables), len(result.warnings))
+            f"published. {len(result.failures)} failure(s):\n  " + "\n  ".join(result.failures)
+            + f"\nData Docs: {result.data_docs}")
+    log.info("gate passed: %d expectations on %s, %d warning(s); Data Docs: %s",
+             result.evaluated, sorted(result.tables), len(result.warnings), result.data_docs)
     return result

@@ -263,6 +263,10 @@ def publish_candidate(settings: Settings, candidate: Candidate) -> dict:
     incoming.mkdir(parents=True)
     os.replace(candidate.path, incoming / "design.duckdb")
     os.replace(candidate.gate_record, incoming / "gate.json")
+    docs = gate.get("data_docs")
+    if docs and Path(docs).exists():  # the run's GX Data Docs travel with the version
+        shutil.copytree(Path(docs).parent, incoming / "data_docs")
+        gate["data_docs"] = "data_docs/index.html"
     checksums = {"design.duckdb": checksum, **_export_feeds(incoming / "design.duckdb",
                                                             incoming / "feeds")}
     manifest = {

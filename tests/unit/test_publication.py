@@ -51,6 +51,10 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert con.execute(f"select count(*) from '{folder}/feeds/customer_needs.parquet'"
                        ).fetchone()[0] == second["row_counts"]["customer_needs"]
     assert second["git_revision"] != ""
+    assert second["gate"]["data_docs"] == "data_docs/index.html"
+    docs = (folder / "data_docs" / "index.html").read_text()
+    for suite in ("customer_needs", "design_demand", "publication", "design_demand__shift"):
+        assert suite in docs, f"Data Docs do not name suite {suite}"
     assert json.loads(s.published_manifest.read_text())["version"] == 2
 
 
