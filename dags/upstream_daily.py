@@ -59,7 +59,7 @@ def upstream_daily():
 
         return pipeline.candidate(run_id, data_interval_start.date(), data_interval_end.date())
 
-    @task
+    @task(pool=WRITER_POOL)  # records its results in the warehouse
     def gate(candidate: dict) -> dict:
         from upstream import pipeline
 

@@ -9,8 +9,15 @@ from datetime import timedelta
 WRITER_POOL = "duckdb_writer"
 APPROVED_TAGS = frozenset({"upstream", "ingest", "transform", "gate", "publish", "daily"})
 
+def _on_failure(context):
+    from upstream.alerts import on_failure
+
+    on_failure(context)
+
+
 DEFAULT_ARGS = {
     "owner": "upstream-data",
+    "on_failure_callback": _on_failure,
     "retries": 2,
     "retry_delay": timedelta(seconds=30),
     "retry_exponential_backoff": True,

@@ -74,6 +74,7 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
     return {"expectation": cfg.type, "kwargs": {k: v for k, v in cfg.kwargs.items()
                                                  if k != "batch_id"},
             "success": bool(outcome.success),
+            "severity": str(getattr(cfg.severity, "value", "critical")),
             "result": json.loads(json.dumps(outcome.result or {}, default=str))}
 
 
@@ -128,8 +129,8 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
     others block publication.
     """
     import great_expectations as gx
-    from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.checkpoint import UpdateDataDocsAction
+    from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     from upstream.publish import current_manifest, current_version, version_name
@@ -185,9 +186,12 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
     return result
 
 
-def run_gate(settings: Settings, candidate: Candidate) -> GateResult:
-    """Validate, record the verdict beside the candidate, and raise :class:`GateFailed`."""
+def run_gate(settings: Settings, candidate: Candidate, *, record: bool = True) -> GateResult:
+    """Validate, record the verdict beside the candidate (and in audit.gate_results), and
+    raise :class:`GateFailed` when an error-severity expectation failed."""
     result = validate(settings, candidate)
+    if record:
+        record_results(settings, candidate, result)
     candidate.gate_record.write_text(json.dumps(
         {"success": result.success, "sha256": result.sha256, "evaluated": result.evaluated,
          "failures": result.failures, "warnings": result.warnings,
@@ -203,3 +207,35 @@ def run_gate(settings: Settings, candidate: Candidate) -> GateResult:
     log.info("gate passed: %d expectations on %s, %d warning(s); Data Docs: %s",
              result.evaluated, sorted(result.tables), len(result.warnings), result.data_docs)
     return result
+
+
+RESULTS_DDL = """
+create schema if not exists audit;
+create table if not exists audit.gate_results (
+    run_id varchar not null,
+    version integer not null,
+    checked_at timestamptz not null,
+    table_name varchar not null,
+    expectation varchar not null,
+    kwargs json,
+    severity varchar not null,
+    success boolean not null,
+    result json
+)
+"""
+
+
+def record_results(settings: Settings, candidate: Candidate, result: GateResult) -> int:
+    """Store every evaluated expectation of this run in the warehouse (audit.gate_results)."""
+    rows = [(candidate.run_id, candidate.version, table, o["expectation"],
+             json.dumps(o["kwargs"], default=str), o["severity"], o["success"],
+             json.dumps(o["result"], default=str))
+            for table, outcomes in result.tables.items() for o in outcomes]
+    with connection(settings.warehouse_path) as con:
+        con.execute(RESULTS_DDL)
+        con.execute("delete from audit.gate_results where run_id = ? and version = ?",
+                    [candidate.run_id, candidate.version])
+        if rows:
+            con.executemany("insert into audit.gate_results values (?, ?, now(), ?, ?, ?, ?, ?, ?)",
+                            rows)
+    return len(rows)

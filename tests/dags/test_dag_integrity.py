@@ -10,7 +10,7 @@ from upstream.dag_support import APPROVED_TAGS, WRITER_POOL
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 WAREHOUSE_TASKS = {"ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders", "transform",
-                   "build_candidate"}
+                   "build_candidate", "gate"}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,7 @@ def test_header_owner_retries_tags_docs(dagbag):
             assert t.retries >= 2, t.task_id
             assert t.retry_exponential_backoff, t.task_id
             assert t.execution_timeout is not None, t.task_id
+            assert t.on_failure_callback, f"{t.task_id} has no alert callback"
 
 
 def test_no_cycles_and_gate_before_publish(dagbag):

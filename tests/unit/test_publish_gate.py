@@ -45,6 +45,11 @@ def test_gate_failure_names_table_expectation_value_and_keeps_publication(wareho
             in message)
     assert "observed 3 unexpected value(s)" in message
     assert not cand.path.exists(), "a failed candidate is discarded"
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    stored = con.execute("select count(*), count(*) filter (where not success) "
+                         "from audit.gate_results where run_id = 'run-2'").fetchone()
+    con.close()
+    assert stored[0] > 20 and stored[1] == 1
     assert _sha(settings.published_db) == before
     assert json.loads(settings.published_manifest.read_text())["version"] == first["version"]
 
