@@ -10,4 +10,4 @@ AIRFLOW=${AIRFLOW:-.venv/bin/airflow}
   tail -20 "$AIRFLOW_HOME/db-migrate.log" >&2
   exit 1
 }
-"$AIRFLOW" pools set duckdb_writer 1 "Serialises DuckDB warehouse writers (one writer per file)" >/dev/null
+AIRFLOW="$AIRFLOW" "$(dirname "$0")/../deploy/pools.sh" >/dev/null

@@ -43,12 +43,13 @@ from upstream.warehouse import connection
 log = logging.getLogger(__name__)
 
 # Published table -> select over the warehouse (attached as ``wh``). Only these leave it.
+# Sorted by key, so the same input always publishes byte-identical feeds.
 FEEDS: dict[str, str] = {
     "customer_needs": (
         f"select {PSEUDONYM_SQL.format(column='customer_id')} as customer_key, "
-        "* exclude (customer_id) from wh.marts.customer_needs"
+        "* exclude (customer_id) from wh.marts.customer_needs order by customer_key"
     ),
-    "design_demand": "select * from wh.marts.design_demand",
+    "design_demand": "select * from wh.marts.design_demand order by category, size, colour",
 }
 FEED_PARAMS: dict[str, int] = {"customer_needs": 1}  # how many secret parameters a feed binds
 NEWEST_DATA_SQL = """
