@@ -9,7 +9,7 @@ SF        ?= 0.02
 DAYS      ?= 28
 START     ?= 2026-11-01
 # A daily run at RUN_DATE covers the day before it (CronDataIntervalTimetable), so the run
-# after the last generated day sees them all with backfill_from=START.
+# after the last generated day loads them all with mode=full_refresh.
 RUN_DATE   = $(shell date -u -d "$(START) + $(DAYS) days" +%F)
 
 export UPSTREAM_PROJECT_DIR       := $(CURDIR)
@@ -33,7 +33,7 @@ airflow-init: venv ## local Airflow home in .airflow/ (SQLite) and the duckdb_wr
 
 run: airflow-init ## generate sample data, run the daily DAG through Airflow, show the publication
 	$(BIN)/upstream generate --seed $(SEED) --sf $(SF) --days $(DAYS) --start $(START)
-	$(BIN)/airflow dags test upstream_daily $(RUN_DATE) -c '{"backfill_from": "$(START)"}' > $(AIRFLOW_HOME)/last-run.log 2>&1 \
+	$(BIN)/airflow dags test upstream_daily $(RUN_DATE) -c '{"mode": "full_refresh"}' > $(AIRFLOW_HOME)/last-run.log 2>&1 \
 	  || { tail -40 $(AIRFLOW_HOME)/last-run.log; echo "DAG run failed; full log: $(AIRFLOW_HOME)/last-run.log"; exit 1; }
 	@$(BIN)/upstream report
 	@$(BIN)/upstream publish show

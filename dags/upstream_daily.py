@@ -7,17 +7,19 @@ validate it with the Great Expectations gate, and atomically publish it as
 `published/design.duckdb`.
 
 * Data interval: one UTC day; ingest loads `data/landing/<source>/<day>/`.
-* Param `backfill_from` (YYYY-MM-DD): also load every day from that date through the run's day.
+* Param `mode`: `daily` (default) loads the run's day; `full_refresh` loads every landing day up
+  to the run's day and rebuilds dbt with `--full-refresh`; `range` loads `range_start`..`range_end`.
+  Invalid params are refused at trigger time (JSON schema) or by `check_params` (no retries).
 * Every task that touches the warehouse runs in the `duckdb_writer` pool (1 slot).
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, chain, dag, task
+from airflow.sdk import CronDataIntervalTimetable, chain, dag, task
 
 from upstream.assets import DESIGN_FEEDS, MARTS, RAW
-from upstream.dag_support import DEFAULT_ARGS, WRITER_POOL, fail_fast
+from upstream.dag_support import DEFAULT_ARGS, RUN_PARAMS, WRITER_POOL, fail_fast
 
 
 def _ingest_task(source: str):
@@ -26,7 +28,7 @@ def _ingest_task(source: str):
         from upstream import pipeline
 
         with fail_fast():
-            return pipeline.ingest(source, data_interval_start.date(), params["backfill_from"])
+            return pipeline.ingest(source, data_interval_start.date(), dict(params))
 
     return ingest()
 
@@ -40,18 +42,22 @@ def _ingest_task(source: str):
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["upstream", "daily"],
-    params={
-        "backfill_from": Param(None, type=["null", "string"], format="date",
-                               description="Also load every day from this date (YYYY-MM-DD)."),
-    },
+    params=RUN_PARAMS,
 )
 def upstream_daily():
-    @task(pool=WRITER_POOL, outlets=[MARTS])
-    def transform(data_interval_end=None) -> dict:
+    @task  # AirflowFailException on bad params: no retries are spent
+    def check_params(data_interval_start=None, params=None) -> dict:
         from upstream import pipeline
 
         with fail_fast():
-            return pipeline.transform(data_interval_end.date())
+            return pipeline.check_params(dict(params), data_interval_start.date())
+
+    @task(pool=WRITER_POOL, outlets=[MARTS])
+    def transform(data_interval_end=None, params=None) -> dict:
+        from upstream import pipeline
+
+        with fail_fast():
+            return pipeline.transform(data_interval_end.date(), dict(params))
 
     @task(pool=WRITER_POOL)
     def build_candidate(run_id=None, data_interval_start=None, data_interval_end=None) -> dict:
@@ -77,7 +83,7 @@ def upstream_daily():
     ingests = [_ingest_task(source) for source in RAW]
     built = transform()
     cand = build_candidate()
-    chain(ingests, built, cand)
+    chain(check_params(), ingests, built, cand)
     publish(gate(cand))
 
 

@@ -31,7 +31,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _ingest(args: argparse.Namespace) -> int:
     from upstream import pipeline
 
-    summary = pipeline.ingest(args.source, args.day, args.backfill_from)
+    params = ({"mode": "range", "range_start": args.backfill_from, "range_end": args.day}
+              if args.backfill_from else {})
+    summary = pipeline.ingest(args.source, args.day, params)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 

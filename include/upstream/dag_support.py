@@ -37,3 +37,20 @@ def fail_fast() -> Iterator[None]:
         yield
     except PERMANENT as exc:
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _run_params() -> dict:
+    from airflow.sdk import Param
+
+    return {
+        "mode": Param("daily", enum=["daily", "full_refresh", "range"],
+                      description="daily: the run's day; full_refresh: every landing day up to "
+                                  "it, dbt --full-refresh; range: range_start..range_end"),
+        "range_start": Param(None, type=["null", "string"], format="date",
+                             description="first day for mode=range (YYYY-MM-DD)"),
+        "range_end": Param(None, type=["null", "string"], format="date",
+                           description="last day for mode=range (YYYY-MM-DD)"),
+    }
+
+
+RUN_PARAMS = _run_params()

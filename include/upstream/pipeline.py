@@ -25,23 +25,76 @@ from upstream.transform import TransformFailed, run_dbt
 
 log = logging.getLogger(__name__)
 
-PERMANENT = (LandingError, ContractError, GateFailed, PublishRefused, TransformFailed)
 
 
-def days_to_load(day: date, backfill_from: str | date | None) -> list[date]:
-    """The run's day, or every day from ``backfill_from`` through it."""
-    if backfill_from in (None, ""):
+MODES = ("daily", "full_refresh", "range")
+
+
+class InvalidParams(ValueError):
+    """The run's params contradict each other; the message says how to fix them."""
+
+
+PERMANENT = (LandingError, ContractError, GateFailed, PublishRefused, TransformFailed,
+             InvalidParams)
+
+
+def _date(value: str | date | None, name: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidParams(f"param {name}={value!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def check_params(params: dict, day: date) -> dict:
+    """Validate the DAG params for a run whose data interval starts on ``day``."""
+    mode = params.get("mode") or "daily"
+    if mode not in MODES:
+        raise InvalidParams(f"param mode={mode!r} must be one of {MODES}")
+    start = _date(params.get("range_start"), "range_start")
+    end = _date(params.get("range_end"), "range_end")
+    if mode == "range":
+        if start is None or end is None:
+            raise InvalidParams("mode 'range' needs range_start and range_end (YYYY-MM-DD)")
+        if start > end:
+            raise InvalidParams(f"range_start {start} is after range_end {end}")
+    elif start or end:
+        raise InvalidParams(f"range_start/range_end only apply to mode 'range', not {mode!r}")
+    return {"mode": mode, "range_start": start and start.isoformat(),
+            "range_end": end and end.isoformat()}
+
+
+def days_to_load(settings: Settings, source: str, day: date, params: dict) -> list[date]:
+    """daily: the run's day; range: range_start..range_end; full_refresh: every landing day of
+    the source up to the run's day."""
+    checked = check_params(params, day)
+    if checked["mode"] == "daily":
         return [day]
-    first = backfill_from if isinstance(backfill_from, date) else date.fromisoformat(backfill_from)
-    if first > day:
-        raise ValueError(f"backfill_from {first} is after the run's day {day}")
-    return [first + timedelta(days=i) for i in range((day - first).days + 1)]
+    if checked["mode"] == "range":
+        first, last = (date.fromisoformat(checked[k]) for k in ("range_start", "range_end"))
+        return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    folder = settings.landing_dir / source
+    days = sorted(d for d in (_date_or_none(p.name) for p in folder.glob("*-*-*")) if d and d <= day)
+    if not days:
+        raise LandingError(f"full refresh: no landing folders for source {source!r} up to {day} "
+                           f"in {folder}")
+    return days
 
 
-def ingest(source: str, day: date, backfill_from: str | None = None,
+def _date_or_none(name: str) -> date | None:
+    try:
+        return date.fromisoformat(name)
+    except ValueError:
+        return None
+
+
+def ingest(source: str, day: date, params: dict | None = None,
            settings: Settings | None = None) -> dict:
     settings = settings or get_settings()
-    report = ingest_source(settings, source, days_to_load(day, backfill_from))
+    report = ingest_source(settings, source, days_to_load(settings, source, day, params or {}))
     summary = report.summary()
     log.info("ingest %s %s..%s: files %s, read=%d loaded=%d quarantined=%d, extra columns %s",
              source, summary["first_day"], summary["last_day"], summary["files"],
@@ -50,11 +103,13 @@ def ingest(source: str, day: date, backfill_from: str | None = None,
     return summary
 
 
-def transform(as_of: date, settings: Settings | None = None) -> dict:
-    """``dbt build`` (models + tests) for data before ``as_of``."""
+def transform(as_of: date, params: dict | None = None, settings: Settings | None = None) -> dict:
+    """``dbt build`` (models + tests) for data before ``as_of``; a full refresh rebuilds
+    incremental models from scratch."""
     settings = settings or get_settings()
-    run_dbt(settings, ["build"], as_of=as_of)
-    return {"as_of": as_of.isoformat()}
+    full = (params or {}).get("mode") == "full_refresh"
+    run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
+    return {"as_of": as_of.isoformat(), "full_refresh": full}
 
 
 def candidate(run_id: str, start: date, end: date, settings: Settings | None = None) -> dict:

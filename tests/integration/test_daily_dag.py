@@ -50,7 +50,7 @@ def env(tmp_path_factory):
 def _dags_test(env, run_date: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [AIRFLOW, "dags", "test", "upstream_daily", run_date, "-c",
-         json.dumps({"backfill_from": "2026-11-01"})],
+         json.dumps({"mode": "range", "range_start": "2026-11-01", "range_end": "2026-11-03"})],
         env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
@@ -89,7 +89,7 @@ def _expected(landing: Path):
 
 def test_daily_dag_publishes_what_the_landing_files_say(env):
     env, root = env
-    run = _dags_test(env, "2026-11-04")  # the run at 11-04 covers 11-03; backfill from 11-01
+    run = _dags_test(env, "2026-11-04")  # the run at 11-04 covers 11-03; range 11-01..11-03
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     got = _published(root)
     needs, demand = _expected(root / "data" / "landing")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "scripts" / "services.sh"
-LOGICAL_DATE = "2026-11-04T00:00:00Z"  # covers 2026-11-03; backfill from 2026-11-01
+LOGICAL_DATE = "2026-11-04T00:00:00Z"  # covers 2026-11-03; full refresh loads 11-01..11-03
 
 
 def _free_port() -> int:
@@ -126,7 +126,7 @@ def test_trigger_through_rest_api_publishes_and_a_rerun_changes_nothing(services
     pub = root / "pub"
     api.wait_for_dag("upstream_daily")
     api._call("PATCH", "/api/v2/dags/upstream_daily", {"is_paused": False})
-    body = {"logical_date": LOGICAL_DATE, "conf": {"backfill_from": "2026-11-01"}}
+    body = {"logical_date": LOGICAL_DATE, "conf": {"mode": "full_refresh"}}
 
     first = api.run_until_done("upstream_daily", body)
     assert first["state"] == "success", first
@@ -156,6 +156,6 @@ def test_invalid_params_are_refused_at_trigger_time(services):
     api, _ = services
     with pytest.raises(urllib.error.HTTPError) as err:
         api._call("POST", "/api/v2/dags/upstream_daily/dagRuns",
-                  {"logical_date": None, "conf": {"backfill_from": "not-a-date"}})
+                  {"logical_date": None, "conf": {"mode": "weekly"}})
     assert err.value.code == 400
-    assert "backfill_from" in err.value.read().decode()
+    assert "weekly" in err.value.read().decode()
