@@ -20,7 +20,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help venv airflow-init run test test-fast lint bench clean
+.PHONY: help venv airflow-init run test test-fast lint bench clean services-up services-down services-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,15 @@ test-fast: venv ## unit and DAG tests only
 
 bench: venv ## benchmark at BENCH_SF (default 1): generation, ingest vs DuckDB floor, dbt
 	$(BIN)/upstream bench --sf $(or $(BENCH_SF),1) --days 7
+
+services-up: venv ## PostgreSQL + api-server, scheduler, dag-processor, triggerer on 127.0.0.1
+	@./scripts/services.sh up
+
+services-down: ## stop what services-up started (by pid) and PostgreSQL
+	@./scripts/services.sh down
+
+services-status: ## which components run, and the API's health
+	@./scripts/services.sh status
 
 lint: venv ## ruff
 	$(BIN)/ruff check include dags tests

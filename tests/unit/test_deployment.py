@@ -38,8 +38,35 @@ def test_compose_defines_every_service_the_dags_need():
             "service_completed_successfully")
     env = services["airflow-scheduler"]["environment"]
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://")
-    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
-    assert "duckdb_writer 1" in " ".join(services["airflow-init"]["command"])
+    assert "deploy/pools.sh" in " ".join(services["airflow-init"]["command"])
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    pairs = (ln.split("=", 1) for ln in path.read_text().splitlines()
+             if ln.strip() and not ln.startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def test_native_services_and_compose_declare_the_same_settings():
+    shared = _env_file(ROOT / "deploy" / "airflow.env")
+    assert shared["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert shared["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    services = _compose()["services"]
+    for name in AIRFLOW_SERVICES | {"airflow-init"}:
+        assert services[name]["env_file"] == ["deploy/airflow.env"], name
+        overridden = set(services[name]["environment"]) & set(shared)
+        assert not overridden, f"{name} overrides shared settings {overridden}"
+    native = (ROOT / "scripts" / "services.sh").read_text()
+    assert '. "$ROOT/deploy/airflow.env"' in native
+    assert '"$ROOT/deploy/pools.sh"' in native
+    assert (ROOT / "scripts" / "airflow-init.sh").read_text().count("deploy/pools.sh") == 1
+    # host-specific settings both deployments must set for themselves
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+                "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__CORE__DAGS_FOLDER",
+                "UPSTREAM_PROJECT_DIR"):
+        assert key in services["airflow-scheduler"]["environment"], key
+        assert key in native, key
+    assert (ROOT / "deploy" / "pools.sh").read_text().count("pools set duckdb_writer 1") == 1
 
 
 def test_compose_binds_only_loopback_and_keeps_secrets_out():
