@@ -107,6 +107,9 @@ def transform(as_of: date, params: dict | None = None, settings: Settings | None
     """``dbt build`` (models + tests) for data before ``as_of``; a full refresh rebuilds
     incremental models from scratch."""
     settings = settings or get_settings()
+    if not settings.warehouse_path.exists():
+        raise TransformFailed(f"warehouse {settings.warehouse_path} does not exist yet: nothing "
+                              "has been ingested; run the ingest DAGs (or upstream_daily) first")
     full = (params or {}).get("mode") == "full_refresh"
     run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
     return {"as_of": as_of.isoformat(), "full_refresh": full}
@@ -133,3 +136,20 @@ def gate(candidate_doc: dict, settings: Settings | None = None) -> dict:
 def publish(candidate_doc: dict, settings: Settings | None = None) -> dict:
     settings = settings or get_settings()
     return publish_candidate(settings, Candidate.from_json(candidate_doc))
+
+
+def previous_day(day: date) -> str:
+    return (day - timedelta(days=1)).isoformat()
+
+
+def as_of_for_publish(logical_date, triggering_asset_events) -> tuple[date, bool]:
+    """(as-of date, full refresh?) for a publish run.
+
+    Asset-triggered: the day after the newest ``last_day`` the ingest DAGs reported.
+    Timetable-triggered (no asset events): the run's date, as a full refresh.
+    """
+    days = [e.extra["last_day"] for events in (triggering_asset_events or {}).values()
+            for e in events if e.extra and e.extra.get("last_day")]
+    if days:
+        return date.fromisoformat(max(days)) + timedelta(days=1), False
+    return logical_date.date(), True

@@ -43,6 +43,12 @@ def test_header_owner_retries_tags_docs(dagbag):
             assert t.on_failure_callback, f"{t.task_id} has no alert callback"
 
 
+def test_every_expected_dag_is_there(dagbag):
+    assert set(dagbag.dags) == {"upstream_daily", "upstream_publish", "upstream_ingest_catalogue",
+                                "upstream_ingest_crm", "upstream_ingest_web",
+                                "upstream_ingest_orders"}
+
+
 def test_no_cycles_and_gate_before_publish(dagbag):
     dag = dagbag.dags["upstream_daily"]
     order = [t.task_id for t in dag.topological_sort()]
@@ -56,3 +62,21 @@ def test_warehouse_tasks_share_the_one_slot_writer_pool(dagbag):
     dag = dagbag.dags["upstream_daily"]
     pools = {t.task_id: t.pool for t in dag.tasks}
     assert {t for t, p in pools.items() if p == WRITER_POOL} == WAREHOUSE_TASKS
+    for other in dagbag.dags.values():
+        for t in other.tasks:
+            if t.task_id.startswith(("ingest_", "transform", "build_candidate", "gate")):
+                assert t.pool == WRITER_POOL, f"{other.dag_id}.{t.task_id}"
+
+
+def test_data_aware_chain_ingest_assets_trigger_publish(dagbag):
+    from upstream.assets import DESIGN_FEEDS, RAW
+
+    produced = set()
+    for source in RAW:
+        dag = dagbag.dags[f"upstream_ingest_{source}"]
+        (task,) = dag.tasks
+        produced |= {a.name for a in task.outlets}
+    assert produced == {a.name for a in RAW.values()}
+    publish = dagbag.dags["upstream_publish"]
+    assert {a.name for a in publish.timetable.asset_condition.objects} == produced
+    assert DESIGN_FEEDS.name in {a.name for t in publish.tasks for a in t.outlets}

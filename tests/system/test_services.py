@@ -12,7 +12,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -159,3 +159,33 @@ def test_invalid_params_are_refused_at_trigger_time(services):
                   {"logical_date": None, "conf": {"mode": "weekly"}})
     assert err.value.code == 400
     assert "weekly" in err.value.read().decode()
+
+
+def test_ingest_dags_emit_assets_that_trigger_the_publish_dag(services):
+    api, root = services
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    generate(root / "data" / "landing", seed=5, sf=0.005, days=1, start=yesterday,
+             mess=Messiness.clean())
+    dags = [f"upstream_ingest_{s}" for s in ("catalogue", "crm", "web", "orders")]
+    for dag_id in [*dags, "upstream_publish"]:
+        api.wait_for_dag(dag_id)
+        api._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    # unpausing schedules each ingest DAG's latest interval: yesterday
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        runs = api.get("/api/v2/dags/upstream_publish/dagRuns")["dag_runs"]
+        triggered = [r for r in runs if r["run_type"] == "asset_triggered"]
+        if triggered and triggered[-1]["state"] in ("success", "failed"):
+            break
+        time.sleep(3)
+    else:
+        raise TimeoutError(f"no asset-triggered publish finished: {runs}")
+    assert triggered[-1]["state"] == "success", triggered[-1]
+    history = [json.loads(ln) for ln in (root / "pub" / "history.jsonl").read_text().splitlines()]
+    published = [e for e in history if e["event"] == "publish"]
+    assert any(e["run_id"] == triggered[-1]["dag_run_id"] for e in published)
+    for dag_id in dags:
+        (run,) = [r for r in api.get(f"/api/v2/dags/{dag_id}/dagRuns")["dag_runs"]
+                  if r["run_type"] == "scheduled"]
+        assert run["state"] == "success" and run["data_interval_start"].startswith(
+            yesterday.isoformat())

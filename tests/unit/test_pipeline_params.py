@@ -38,3 +38,25 @@ def test_full_refresh_loads_every_landing_day_up_to_the_run(settings):
 def test_contradictory_params_are_refused(params, message):
     with pytest.raises(InvalidParams, match=message):
         check_params(params, DAY)
+
+
+def test_publish_as_of_follows_the_newest_ingested_day():
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from upstream.pipeline import as_of_for_publish
+
+    events = {"crm": [SimpleNamespace(extra={"last_day": "2026-11-02"})],
+              "web": [SimpleNamespace(extra={"last_day": "2026-11-03"}),
+                      SimpleNamespace(extra={})]}
+    now = datetime(2026, 11, 26, 4)
+    assert as_of_for_publish(now, events) == (date(2026, 11, 4), False)
+    assert as_of_for_publish(now, {}) == (date(2026, 11, 26), True)
+
+
+def test_transform_without_a_warehouse_says_what_to_do(settings):
+    from upstream.pipeline import transform
+    from upstream.transform import TransformFailed
+
+    with pytest.raises(TransformFailed, match="does not exist yet: nothing has been ingested"):
+        transform(DAY, {}, settings)

@@ -1,0 +1,11 @@
+"""
+### upstream_ingest_crm
+
+Daily ingest of the `crm` landing files into the DuckDB warehouse (`raw.*`), one UTC day per
+run (the run at D+1 00:00 loads day D). Emits the `upstream_raw_crm` Asset; `upstream_publish`
+runs when all sources have delivered. Params as in `upstream_daily` (`mode`, `range_*`).
+"""
+
+from upstream.dag_factories import make_ingest_dag
+
+make_ingest_dag("crm", __doc__)  # an Airflow DAG
