@@ -45,8 +45,12 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
     if proc.returncode != 0:
         lines = (proc.stdout + proc.stderr).splitlines()
         failures = [ln for ln in lines if any(w in ln for w in ("ERROR", "FAIL", "Error", "Done."))]
+        hint = ""
+        if "Could not set lock on file" in proc.stdout + proc.stderr:
+            hint = (f"\nAnother process holds {settings.warehouse_path}: warehouse writers must run "
+                    "in the 'duckdb_writer' pool; find the holder with `fuser` and stop it.")
         raise TransformFailed(
             f"dbt {' '.join(args)} failed (exit {proc.returncode}) on {settings.warehouse_path}:\n"
-            + "\n".join(failures[-20:] or lines[-20:])
+            + "\n".join(failures[-20:] or lines[-20:]) + hint
         )
     return proc.stdout
