@@ -5,6 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from ..conftest import AS_OF
+
 
 @pytest.fixture(scope="module")
 def con(built_warehouse):
@@ -60,3 +62,32 @@ def test_bots_are_flagged(con):
     assert _one(con, "select count(*) from staging.stg_web__events where is_bot") > 0
     assert _one(con, "select count(*) from staging.stg_web__events "
                      "where is_bot and customer_id is not null") == 0
+
+
+def test_snapshot_keeps_crm_history_as_scd2(warehouse):
+    from datetime import date
+
+    from upstream.ingest import ingest_source
+    from upstream.transform import run_dbt
+
+    day = date(2026, 11, 20)
+    folder = warehouse.landing_dir / "crm" / day.isoformat()
+    folder.mkdir(parents=True)
+    con = duckdb.connect(str(warehouse.warehouse_path), read_only=True)
+    cols = [r[0] for r in con.execute("describe raw.crm_customers").fetchall()
+            if not r[0].startswith("_")]
+    row = con.execute(f"select {', '.join(cols)} from raw.crm_customers where op = 'upsert' "
+                      "and segment <> 'vip' order by crm_id limit 1").df()
+    con.close()
+    row["segment"], row["updated_at"] = "vip", "2026-11-20 12:00:00+00"
+    row.to_csv(folder / "crm_customers_20261120.csv", index=False)
+    row.iloc[:0].to_csv(folder / "legacy_customers_20261120.csv", index=False, sep=";")
+    ingest_source(warehouse, "crm", [day])
+    run_dbt(warehouse, ["snapshot"], as_of=AS_OF)
+    con = duckdb.connect(str(warehouse.warehouse_path), read_only=True)
+    versions = con.execute(
+        "select segment, dbt_valid_to is null from snapshots.snp_crm__customers "
+        "where customer_id = ? order by dbt_valid_from", [row["crm_id"][0]]).fetchall()
+    con.close()
+    assert len(versions) == 2
+    assert versions[0][1] is False and versions[1] == ("vip", True)

@@ -34,7 +34,8 @@ final as (
         preferred_fit,
         preferred_colours,
         created_at,
-        updated_at
+        updated_at,
+        timezone('UTC', updated_at) as updated_at_utc
     from latest
     where op = 'upsert'
 )
