@@ -4,11 +4,7 @@ with source as (
 ),
 
 latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by sku order by snapshot_date desc, _source_file desc, _record_no desc
-    ) = 1
+    {{ deduplicated('source', 'sku', 'snapshot_date desc, _source_file desc, _record_no desc') }}
 ),
 
 final as (

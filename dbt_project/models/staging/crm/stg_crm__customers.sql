@@ -5,12 +5,7 @@ with source as (
 ),
 
 latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by crm_id
-        order by updated_at desc, _source_file desc, _record_no desc
-    ) = 1
+    {{ deduplicated('source', 'crm_id', 'updated_at desc, _source_file desc, _record_no desc') }}
 ),
 
 final as (

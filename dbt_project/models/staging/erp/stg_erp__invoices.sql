@@ -3,11 +3,7 @@ with source as (
 ),
 
 latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by invoice_id order by _source_file desc, _record_no desc
-    ) = 1
+    {{ deduplicated('source', 'invoice_id', '_source_file desc, _record_no desc') }}
 ),
 
 final as (

@@ -4,12 +4,7 @@ with source as (
 ),
 
 latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by order_line_id
-        order by _source_file desc, _record_no desc
-    ) = 1
+    {{ deduplicated('source', 'order_line_id', '_source_file desc, _record_no desc') }}
 ),
 
 final as (

@@ -5,12 +5,7 @@ with source as (
 ),
 
 latest as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by order_id
-        order by _source_file desc, _record_no desc
-    ) = 1
+    {{ deduplicated('source', 'order_id', '_source_file desc, _record_no desc') }}
 ),
 
 final as (

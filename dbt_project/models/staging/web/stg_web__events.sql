@@ -4,12 +4,7 @@ with source as (
 ),
 
 deduplicated as (
-    select *
-    from source
-    qualify row_number() over (
-        partition by event_id
-        order by _source_file, _record_no
-    ) = 1
+    {{ deduplicated('source', 'event_id', '_source_file, _record_no') }}
 ),
 
 final as (
