@@ -12,7 +12,7 @@ from upstream.settings import Settings, get_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 START = date(2026, 11, 1)
-DAYS = [START + timedelta(days=i) for i in range(4)]
+DAYS = [START + timedelta(days=i) for i in range(6)]
 AS_OF = DAYS[-1] + timedelta(days=1)
 
 

@@ -50,6 +50,11 @@ FEEDS: dict[str, str] = {
         "* exclude (customer_id) from wh.marts.customer_needs order by customer_key"
     ),
     "design_demand": "select * from wh.marts.design_demand order by category, size, colour",
+    "design_fit_issues": "select * from wh.marts.design_fit_issues order by sku, reason_code",
+    "design_unmet_demand": (
+        "select * from wh.marts.design_unmet_demand "
+        "order by signal_type, subject, category nulls first, size nulls first"
+    ),
 }
 FEED_PARAMS: dict[str, int] = {"customer_needs": 1}  # how many secret parameters a feed binds
 NEWEST_DATA_SQL = """

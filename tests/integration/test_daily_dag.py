@@ -109,7 +109,10 @@ def test_daily_dag_publishes_what_the_landing_files_say(env):
     pub = got["publication"].iloc[0]
     assert pub["version"] == 1 and str(pub["interval_start"])[:10] == "2026-11-03"
     manifest = json.loads((root / "published" / "manifest.json").read_text())
-    assert manifest["row_counts"] == {"customer_needs": len(needs), "design_demand": len(demand)}
+    assert {k: manifest["row_counts"][k] for k in ("customer_needs", "design_demand")} == {
+        "customer_needs": len(needs), "design_demand": len(demand)}
+    assert set(manifest["row_counts"]) == {"customer_needs", "design_demand",
+                                           "design_fit_issues", "design_unmet_demand"}
     assert manifest["gate"]["success"] is True
 
 

@@ -43,8 +43,9 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert os.readlink(s.current_link) == "versions/v000002"
     assert _served_version(s) == 2
     folder = s.versions_dir / "v000002"
-    assert sorted(second["checksums"]) == ["design.duckdb", "feeds/customer_needs.parquet",
-                                           "feeds/design_demand.parquet"]
+    assert sorted(second["checksums"]) == [
+        "design.duckdb", "feeds/customer_needs.parquet", "feeds/design_demand.parquet",
+        "feeds/design_fit_issues.parquet", "feeds/design_unmet_demand.parquet"]
     for rel, digest in second["checksums"].items():
         assert pub.sha256_of(folder / rel) == digest
     con = duckdb.connect()
@@ -53,7 +54,8 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert second["git_revision"] != ""
     assert second["gate"]["data_docs"] == "data_docs/index.html"
     docs = (folder / "data_docs" / "index.html").read_text()
-    for suite in ("customer_needs", "design_demand", "publication", "design_demand__shift"):
+    for suite in ("customer_needs", "design_demand", "design_fit_issues", "design_unmet_demand",
+                  "publication", "design_demand__shift"):
         assert suite in docs, f"Data Docs do not name suite {suite}"
     assert json.loads(s.published_manifest.read_text())["version"] == 2
 
@@ -133,7 +135,8 @@ READER = textwrap.dedent("""
         con = duckdb.connect(db, read_only=True)
         try:
             tables = {r[0] for r in con.execute("show tables").fetchall()}
-            assert tables == {"customer_needs", "design_demand", "publication"}, tables
+            assert tables == {"customer_needs", "design_demand", "design_fit_issues",
+                              "design_unmet_demand", "publication"}, tables
             version = con.execute("select version from publication").fetchone()[0]
             rows = con.execute("select count(*) from customer_needs").fetchone()[0]
             manifest = json.loads((versions / f"v{version:06d}" / "manifest.json").read_text())

@@ -91,3 +91,18 @@ def test_snapshot_keeps_crm_history_as_scd2(warehouse):
     con.close()
     assert len(versions) == 2
     assert versions[0][1] is False and versions[1] == ("vip", True)
+
+
+def test_fit_issues_and_unmet_demand_are_suppressed_below_k_and_consistent(con):
+    k = 2  # the session warehouse is built with min_group_size=2
+    assert _one(con, "select count(*) from marts.design_fit_issues") > 0
+    assert _one(con, f"select count(*) from marts.design_fit_issues where customer_count < {k} "
+                     "or return_rate not between 0 and 1") == 0
+    # every zero-result search in the feed really had no results in the raw clickstream
+    assert _one(con, """
+        select count(*) from marts.design_unmet_demand u
+        where signal_type = 'search_without_results' and exists (
+            select 1 from staging.stg_web__events e
+            where e.search_query = u.subject and e.result_count > 0)""") == 0
+    assert _one(con, f"select count(*) from marts.design_unmet_demand where visitor_count < {k}") == 0
+    assert _one(con, "select count(distinct signal_type) from marts.design_unmet_demand") == 3

@@ -1,0 +1,46 @@
+-- Returns by product and reason: what does not fit, how often, in which sizes.
+-- Rows with fewer than min_group_size distinct returning customers are suppressed (privacy).
+{% set k = var('min_group_size') | int %}
+with lines as (
+    select * from {{ ref('int_order_lines__enriched') }}
+),
+
+returns as (
+    select * from {{ ref('stg_erp__returns') }}
+),
+
+sold as (
+    select sku, category, sum(quantity) as units_sold
+    from lines
+    group by sku, category
+),
+
+returned as (
+    select
+        lines.sku,
+        lines.category,
+        returns.reason_code,
+        sum(returns.quantity) as units_returned,
+        count(distinct coalesce(lines.customer_id, lines.guest_email)) as customer_count,
+        list(distinct lines.size order by lines.size) as sizes_affected
+    from returns
+    inner join lines on returns.order_line_id = lines.order_line_id
+    group by lines.sku, lines.category, returns.reason_code
+),
+
+final as (
+    select
+        returned.sku,
+        returned.category,
+        returned.reason_code,
+        returned.units_returned::integer as units_returned,
+        sold.units_sold::integer as units_sold,
+        round(returned.units_returned / sold.units_sold, 4)::double as return_rate,
+        returned.customer_count::integer as customer_count,
+        array_to_string(returned.sizes_affected, ',') as sizes_affected
+    from returned
+    inner join sold on returned.sku = sold.sku
+    where returned.customer_count >= {{ k }}
+)
+
+select * from final
