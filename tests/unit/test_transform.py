@@ -106,3 +106,23 @@ def test_fit_issues_and_unmet_demand_are_suppressed_below_k_and_consistent(con):
             where e.search_query = u.subject and e.result_count > 0)""") == 0
     assert _one(con, f"select count(*) from marts.design_unmet_demand where visitor_count < {k}") == 0
     assert _one(con, "select count(distinct signal_type) from marts.design_unmet_demand") == 3
+
+
+def test_dbt_docs_generate_documents_every_published_model(warehouse):
+    import json
+
+    from upstream.transform import run_dbt
+
+    run_dbt(warehouse, ["docs", "generate"], as_of=AS_OF)
+    target = warehouse.data_dir / "dbt" / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    catalog = json.loads((target / "catalog.json").read_text())
+    published = ["customer_needs", "design_demand", "design_fit_issues", "design_unmet_demand"]
+    for name in published:
+        node = manifest["nodes"][f"model.upstream.{name}"]
+        assert node["config"]["contract"]["enforced"], name
+        assert node["description"], name
+        assert all(c["description"] for c in node["columns"].values()), name
+        assert f"model.upstream.{name}" in catalog["nodes"], name
+    exposure = manifest["exposures"]["exposure.upstream.design_database"]
+    assert sorted(exposure["depends_on"]["nodes"]) == [f"model.upstream.{n}" for n in published]
