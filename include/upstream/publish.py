@@ -60,7 +60,7 @@ FEED_PARAMS: dict[str, int] = {"customer_needs": 1}  # how many secret parameter
 NEWEST_DATA_SQL = """
     select greatest(
         (select max(ordered_at) from wh.staging.stg_erp__orders),
-        (select max(occurred_at) from wh.staging.stg_web__events))
+        (select max(occurred_at) from wh.intermediate.int_web__events))
 """
 
 

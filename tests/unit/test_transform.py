@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from ..conftest import AS_OF
+from ..conftest import AS_OF, DAYS
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def _one(con, sql):
 def test_duplicate_events_are_deduplicated_by_event_id(con):
     raw_dups = _one(con, "select count(*) - count(distinct event_id) from raw.web_events")
     assert raw_dups > 0
-    assert _one(con, "select count(*) from staging.stg_web__events") == _one(
+    assert _one(con, "select count(*) from intermediate.int_web__events") == _one(
         con, "select count(distinct event_id) from raw.web_events")
 
 
@@ -126,3 +126,43 @@ def test_dbt_docs_generate_documents_every_published_model(warehouse):
         assert f"model.upstream.{name}" in catalog["nodes"], name
     exposure = manifest["exposures"]["exposure.upstream.design_database"]
     assert sorted(exposure["depends_on"]["nodes"]) == [f"model.upstream.{n}" for n in published]
+
+
+def test_incremental_web_events_equal_a_full_refresh(settings):
+    import gzip
+    import json
+
+    from upstream.generate import generate
+    from upstream.ingest import ingest_source
+    from upstream.transform import run_dbt
+
+    generate(settings.landing_dir, seed=8, sf=0.002, days=4)  # default messiness
+    # day 3 re-sends five day-1 events with other content: the first delivery must win
+    first = settings.landing_dir / "web" / DAYS[0].isoformat() / "events_20261101.ndjson.gz"
+    with gzip.open(first, "rt") as fh:
+        resent = [json.loads(line) for _, line in zip(range(5), fh, strict=False)]
+    with gzip.open(settings.landing_dir / "web" / DAYS[2].isoformat() /
+                   "events_20261103_late.ndjson.gz", "wt") as fh:
+        fh.writelines(json.dumps({**e, "user_agent": "resent"}) + "\n" for e in resent)
+    select = ["--select", "+int_web__events"]
+    ingest_source(settings, "web", DAYS[:2])
+    run_dbt(settings, ["build", *select], as_of=AS_OF)
+    ingest_source(settings, "web", DAYS[2:4])
+    run_dbt(settings, ["build", *select], as_of=AS_OF)  # incremental: only the new loads
+    query = "select * exclude (_loaded_at) from intermediate.int_web__events order by event_id"
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
+        incremental = c.execute(query).fetchall()
+        raw_distinct = c.execute("select count(distinct event_id) from raw.web_events").fetchone()
+    run_dbt(settings, ["build", *select, "--full-refresh"], as_of=AS_OF)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
+        full = c.execute(query).fetchall()
+    assert len(incremental) == raw_distinct[0]
+    assert incremental == full
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
+        assert c.execute("select count(*) from raw.web_events where user_agent = 'resent'"
+                         ).fetchone()[0] == 5
+        # no event in the model came from the re-sent (later) delivery
+        assert c.execute("select count(*) from intermediate.int_web__events e "
+                         "join raw.web_events r on r.event_id = e.event_id "
+                         "and r._loaded_at = e._loaded_at where r.user_agent = 'resent'"
+                         ).fetchone()[0] == 0

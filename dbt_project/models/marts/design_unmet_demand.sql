@@ -3,7 +3,7 @@
 -- min_group_size distinct visitors are suppressed (privacy).
 {% set k = var('min_group_size') | int %}
 with events as (
-    select * from {{ ref('stg_web__events') }}
+    select * from {{ ref('int_web__events') }}
     where not is_bot
 ),
 

@@ -12,7 +12,7 @@ with customers as (
 ),
 
 events as (
-    select * from {{ ref('stg_web__events') }}
+    select * from {{ ref('int_web__events') }}
 ),
 
 orders as (

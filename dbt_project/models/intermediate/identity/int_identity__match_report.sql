@@ -5,7 +5,7 @@ with identity_map as (
 ),
 
 events as (
-    select * from {{ ref('stg_web__events') }}
+    select * from {{ ref('int_web__events') }}
 ),
 
 linked as (

@@ -1,10 +1,7 @@
--- One row per web event id (a duplicate keeps its first delivery); times in UTC; bots flagged.
+-- Web events as delivered (rename and cast only; duplicates are removed downstream in the
+-- incremental int_web__events), UTC timestamps, bots flagged.
 with source as (
     select * from {{ source('web', 'web_events') }}
-),
-
-deduplicated as (
-    {{ deduplicated('source', 'event_id', '_source_file, _record_no') }}
 ),
 
 final as (
@@ -21,8 +18,11 @@ final as (
         result_count,
         option_name,
         option_value,
-        coalesce(regexp_matches(lower(user_agent), 'bot|crawler|spider'), false) as is_bot
-    from deduplicated
+        coalesce(regexp_matches(lower(user_agent), 'bot|crawler|spider'), false) as is_bot,
+        _loaded_at,
+        _source_file,
+        _record_no
+    from source
 )
 
 select * from final

@@ -1,0 +1,38 @@
+-- One row per web event id, built incrementally: each run adds the events loaded since the last
+-- run whose id is not known yet. The first delivery wins (load time, then file and line), the
+-- same rule a full refresh applies to all of raw, so both give the same table. A file replaced
+-- by a new version (see raw._load_manifest) needs a full refresh: mode=full_refresh.
+{{ config(materialized='incremental', unique_key='event_id', on_schema_change='fail') }}
+
+with events as (
+    select * from {{ ref('stg_web__events') }}
+    {% if is_incremental() %}
+    where _loaded_at > (select coalesce(max(_loaded_at), '-infinity'::timestamptz) from {{ this }})
+        and event_id not in (select event_id from {{ this }})
+    {% endif %}
+),
+
+first_delivery as (
+    {{ deduplicated('events', 'event_id', '_loaded_at, _source_file, _record_no') }}
+),
+
+final as (
+    select
+        event_id,
+        event_type,
+        occurred_at,
+        anonymous_id,
+        session_id,
+        customer_id,
+        sku,
+        size,
+        search_query,
+        result_count,
+        option_name,
+        option_value,
+        is_bot,
+        _loaded_at
+    from first_delivery
+)
+
+select * from final
