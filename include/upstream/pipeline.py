@@ -1,8 +1,8 @@
 """Task bodies for the Airflow DAGs: each Airflow task is one call into this module.
 
 Inputs are plain values (dates, ids), outputs JSON-able dicts for XCom. Errors that a retry
-cannot fix (bad landing files, a failed gate) are raised as :class:`PermanentError` so the DAG
-can fail the task without burning its retries.
+cannot fix (bad landing files, a failed gate, contradictory params) are the :data:`PERMANENT`
+exception types, which the DAGs turn into AirflowFailException so no retries are burnt.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from upstream.settings import Settings, get_settings
 from upstream.transform import TransformFailed, run_dbt
 
 log = logging.getLogger(__name__)
-
-
 
 MODES = ("daily", "full_refresh", "range")
 
@@ -61,6 +59,9 @@ def check_params(params: dict, day: date) -> dict:
             raise InvalidParams("mode 'range' needs range_start and range_end (YYYY-MM-DD)")
         if start > end:
             raise InvalidParams(f"range_start {start} is after range_end {end}")
+        if end > day:
+            raise InvalidParams(f"range_end {end} is after the run's day {day}: a run only "
+                                "loads days its data interval has reached")
     elif start or end:
         raise InvalidParams(f"range_start/range_end only apply to mode 'range', not {mode!r}")
     return {"mode": mode, "range_start": start and start.isoformat(),

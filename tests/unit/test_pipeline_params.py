@@ -34,6 +34,8 @@ def test_full_refresh_loads_every_landing_day_up_to_the_run(settings):
     ({"mode": "range", "range_start": "2026-11-05", "range_end": "2026-11-01"}, "is after"),
     ({"mode": "daily", "range_start": "2026-11-01"}, "only apply to mode 'range'"),
     ({"mode": "range", "range_start": "1 Nov", "range_end": "2026-11-01"}, "is not a date"),
+    ({"mode": "range", "range_start": "2026-11-01", "range_end": "2026-11-09"},
+     "is after the run's day"),
 ])
 def test_contradictory_params_are_refused(params, message):
     with pytest.raises(InvalidParams, match=message):
