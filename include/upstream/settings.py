@@ -51,6 +51,7 @@ class Settings:
     pseudonym_secret: str | None
     demand_window_days: int
     keep_versions: int = 5
+    ingest_workers: int = 2
     max_shrink: float = 0.5
     max_data_age_days: int = 2
     alert_webhook: str | None = None
@@ -117,6 +118,7 @@ def get_settings() -> Settings:
         pseudonym_secret=os.environ.get("UPSTREAM_PSEUDONYM_SECRET") or None,
         demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", 28),
         keep_versions=max(1, _int("UPSTREAM_KEEP_VERSIONS", 5)),
+        ingest_workers=max(1, _int("UPSTREAM_INGEST_WORKERS", 2)),
         max_shrink=_float("UPSTREAM_MAX_SHRINK", 0.5),
         max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", 2),
         alert_webhook=os.environ.get("UPSTREAM_ALERT_WEBHOOK") or None,

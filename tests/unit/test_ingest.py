@@ -184,25 +184,34 @@ def test_crash_inside_a_file_leaves_nothing_and_rerun_completes(settings, monkey
         (expected["erp_order_lines"],)]
 
 
-def test_crash_between_files_rerun_loads_only_the_rest(settings, monkeypatch):
-    generate(settings.landing_dir, seed=2, sf=0.001, days=2, mess=Messiness.clean())
+@pytest.mark.parametrize("workers", [1, 2])
+def test_crash_between_files_rerun_loads_only_the_rest(settings, monkeypatch, workers):
+    settings = replace(settings, ingest_workers=workers)
+    summary = generate(settings.landing_dir, seed=2, sf=0.001, days=2, mess=Messiness.clean())
     real = ingest_mod.load_file
     calls = []
 
-    def crash_on_third(*args, **kwargs):
+    def crash_on_sixth(*args, **kwargs):
         calls.append(1)
         if len(calls) == 6:
             raise RuntimeError("simulated crash between files")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_mod, "load_file", crash_on_third)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(ingest_mod, "load_file", crash_on_sixth)
+    with pytest.raises(RuntimeError, match="simulated crash"):
         ingest_source(settings, "orders", [DAY, date(2026, 11, 2)])
+    committed = _rows(settings, "select count(*) from raw._load_manifest")[0][0]
+    assert 5 <= committed < 10
     monkeypatch.setattr(ingest_mod, "load_file", real)
     report = ingest_source(settings, "orders", [DAY, date(2026, 11, 2)])
-    assert [f.status for f in report.files] == ["skipped"] * 5 + ["loaded"] * 5
+    statuses = [f.status for f in report.files]
+    assert statuses.count("skipped") == committed and statuses.count("loaded") == 10 - committed
+    if workers == 1:  # one at a time: exactly the five files before the crash were committed
+        assert committed == 5
     assert _rows(settings, "select count(*) = count(distinct order_line_id) "
                            "from raw.erp_order_lines") == [(True,)]
+    assert _rows(settings, "select count(*) from raw.erp_order_lines") == [
+        (summary.rows["erp_order_lines"],)], "every line exactly once after the rerun"
 
 
 def test_backfill_of_three_days_equals_three_daily_runs(settings, tmp_path, monkeypatch):
