@@ -222,14 +222,22 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
     broken document into NULL; a line not starting with ``{`` is not an object), then cast.
     """
     schema = json.dumps({c.name: "VARCHAR" for c in contract.columns})
+    # Two statements on purpose: numbering lines needs one ordered pass over the (gzip) stream,
+    # parsing can then run on every core.
     con.execute(
-        f"""create or replace temp table _lines as
-        select row_number() over () as _line_no, line,
-               case when starts_with(ltrim(line), '{{')
-                    then try(json_transform(line, {sql_literal(schema)})) end as s
+        f"""create or replace temp table _text as
+        select row_number() over () as _line_no, line
         from read_csv({sql_literal(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
              delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false)"""
     )
+    con.execute(
+        f"""create or replace temp table _lines as
+        select _line_no, line,
+               case when starts_with(ltrim(line), '{{')
+                    then try(json_transform(line, {sql_literal(schema)})) end as s
+        from _text"""
+    )
+    con.execute("drop table temp._text")
     keys = [r[0] for r in con.execute(
         "select distinct unnest(json_keys(line)) from _lines where s is not null order by 1"
     ).fetchall()]
@@ -248,8 +256,8 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
         f"{sql_literal(e)}, json_extract(line, {sql_literal('$.' + json.dumps(e))})" for e in extra
     ) + ")") if extra else "null::json"
     cast_reason = f"case {' '.join(casts)} end" if casts else "null::varchar"
-    con.execute(
-        f"""create or replace temp table _parsed as
+    con.execute(  # a view: casting the struct's fields again is cheaper than a third copy
+        f"""create or replace temp view _parsed as
         select _line_no as _record_no, _line_no, {', '.join(cols)}, {extra_json} as _extra,
                {cast_reason} as _cast_reason
         from _lines where s is not null"""
@@ -365,13 +373,23 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         con.rollback()
         raise
     finally:
-        for t in ("_parsed", "_rejected", "_lines", "_rejects", "_rejects_scan"):
-            con.execute(f"drop table if exists temp.{t}")
+        _drop_temporary(con)
     return result
 
 
 class _Refused(Exception):
     pass
+
+
+def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop this connection's staging views and tables (each cursor has its own)."""
+    views = con.execute("select view_name from duckdb_views() where temporary and not internal"
+                        ).fetchall()
+    for (name,) in views:
+        con.execute(f"drop view if exists temp.{_ident(name)}")
+    tables = con.execute("select table_name from duckdb_tables() where temporary").fetchall()
+    for (name,) in tables:
+        con.execute(f"drop table if exists temp.{_ident(name)}")
 
 
 def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id: str,
@@ -407,7 +425,6 @@ def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id
     if result.rows_read != result.rows_loaded + result.rows_quarantined:
         raise RuntimeError(f"accounting broken for {rel}: read {result.rows_read}, loaded "
                            f"{loaded}, quarantined {result.rows_quarantined}")
-    con.execute("drop view if exists temp._checked")
 
 
 def _is_landing_file(path: Path) -> bool:
