@@ -133,11 +133,11 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    from upstream.publish import current_manifest, current_version, version_name
+    from upstream.publish import current_manifest, version_name
 
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     suites = load_suites(settings.expectations_dir)
-    previous = current_manifest(settings) if current_version(settings) else None
+    previous = current_manifest(settings)
     previous_db = (settings.versions_dir / version_name(previous["version"]) / "design.duckdb"
                    if previous else None)
     result = GateResult(success=True, sha256=sha256_of(candidate.path))

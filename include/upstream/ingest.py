@@ -297,19 +297,20 @@ def _write_manifest(con, result: FileResult, contract: Contract, *, load_id: str
 
 
 def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *, rel: str,
-              day: date, max_reject_rate: float, reject_floor: int = 0) -> FileResult:
+              day: date, max_reject_rate: float, reject_floor: int = 0,
+              sha: str | None = None) -> FileResult:
     """Load one landing file in one transaction (see the module docstring).
 
     The file is refused when more than ``max_reject_rate`` of its rows *and* more than
     ``reject_floor`` rows are quarantined (the floor keeps tiny delta files from being refused
-    for one bad row).
+    for one bad row). ``sha`` is the file's sha256 when the caller has already computed it.
     """
     started = time.time()
     size = path.stat().st_size
     if size == 0:
         raise LandingError(f"{path} is empty (0 bytes); expected a {contract.format} file for "
                            f"{contract.table}")
-    sha = sha256_of(path)
+    sha = sha or sha256_of(path)
     last_version, loaded_sha = _previous(con, rel)
     if loaded_sha == sha:
         return FileResult(contract.table, rel, "skipped", version=last_version,
@@ -470,12 +471,14 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
     """
     started = time.time()
     report = IngestReport(source, [d.isoformat() for d in days])
-    plan = [(day, c, p) for day in days for c, p in landing_files(settings, source, day)]
+    # (day, contract, path, sha256): each file is hashed once, here, and load_file reuses it
+    plan = [(day, c, p, sha256_of(p) if p.stat().st_size else None)
+            for day in days for c, p in landing_files(settings, source, day)]
     first_of_content: dict[str, int] = {}
     waves: list[list[int]] = [[], []]
-    for i, (_, _, path) in enumerate(plan):
-        sha = sha256_of(path) if path.stat().st_size else f"empty:{i}"
-        waves[0 if first_of_content.setdefault(sha, i) == i else 1].append(i)
+    for i, (_, _, _, sha) in enumerate(plan):
+        first = first_of_content.setdefault(sha, i) if sha else i  # 0-byte files fail alone
+        waves[0 if first == i else 1].append(i)
     results: dict[int, FileResult] = {}
     with connection(settings.warehouse_path) as con:
         con.execute(MANIFEST_DDL)
@@ -491,13 +494,13 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
 
 
 def _load_one(con: duckdb.DuckDBPyConnection, settings: Settings, day: date, contract: Contract,
-              path: Path) -> FileResult:
+              path: Path, sha: str | None) -> FileResult:
     rel = path.relative_to(settings.landing_dir).as_posix()
     cursor = con.cursor()
     try:
         result = load_file(cursor, contract, path, rel=rel, day=day,
                            max_reject_rate=settings.max_reject_rate,
-                           reject_floor=settings.reject_floor)
+                           reject_floor=settings.reject_floor, sha=sha)
     finally:
         cursor.close()
     log.info("%-16s %-40s %-8s read=%d loaded=%d quarantined=%d extra=%s %.2fs %s",
