@@ -49,14 +49,20 @@ FEEDS: dict[str, str] = {
         f"select {PSEUDONYM_SQL.format(column='customer_id')} as customer_key, "
         "* exclude (customer_id) from wh.marts.customer_needs order by customer_key"
     ),
-    "design_demand": "select * from wh.marts.design_demand order by category, size, colour",
+    "design_customer_briefs": (
+        f"select {PSEUDONYM_SQL.format(column='customer_id')} as customer_key, "
+        "* exclude (customer_id) from wh.marts.design_customer_briefs order by customer_key"
+    ),
+    "design_demand": (
+        "select * from wh.marts.design_demand order by category, size, colour, material, fit"
+    ),
     "design_fit_issues": "select * from wh.marts.design_fit_issues order by sku, reason_code",
     "design_unmet_demand": (
         "select * from wh.marts.design_unmet_demand "
         "order by signal_type, subject, category nulls first, size nulls first"
     ),
 }
-FEED_PARAMS: dict[str, int] = {"customer_needs": 1}  # how many secret parameters a feed binds
+FEED_PARAMS: dict[str, int] = {"customer_needs": 1, "design_customer_briefs": 1}  # how many secret parameters a feed binds
 NEWEST_DATA_SQL = """
     select greatest(
         (select max(ordered_at) from wh.staging.stg_erp__orders),

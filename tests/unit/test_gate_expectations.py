@@ -90,12 +90,12 @@ def test_warnings_publish_and_are_reported(warehouse):
     run_gate(warehouse, first)
     pub.publish_candidate(warehouse, first)
     odd = _candidate(warehouse, "odd")
-    _corrupt(odd, "update customer_needs set favourite_colour = 'purple' where rowid = 0",
+    _corrupt(odd, "update customer_needs set stated_fit = 'baggy' where rowid = 0",
              "update design_demand set units = units * 50 where category = "
              "(select min(category) from design_demand)")
     result = run_gate(warehouse, odd)
     assert result.success
-    assert any("favourite_colour" in w for w in result.warnings)
+    assert any("stated_fit" in w for w in result.warnings)
     assert any("design_demand__shift" in w and "z_score" in w for w in result.warnings)
     manifest = pub.publish_candidate(warehouse, odd)
     assert len(manifest["gate"]["warnings"]) == 2

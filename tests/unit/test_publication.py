@@ -54,8 +54,7 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert second["git_revision"] != ""
     assert second["gate"]["data_docs"] == "data_docs/index.html"
     docs = (folder / "data_docs" / "index.html").read_text()
-    for suite in ("customer_needs", "design_demand", "design_fit_issues", "design_unmet_demand",
-                  "publication", "design_demand__shift"):
+    for suite in (*pub.FEEDS, "publication", "design_demand__shift"):
         assert suite in docs, f"Data Docs do not name suite {suite}"
     assert json.loads(s.published_manifest.read_text())["version"] == 2
 
@@ -135,8 +134,8 @@ READER = textwrap.dedent("""
         con = duckdb.connect(db, read_only=True)
         try:
             tables = {r[0] for r in con.execute("show tables").fetchall()}
-            assert tables == {"customer_needs", "design_demand", "design_fit_issues",
-                              "design_unmet_demand", "publication"}, tables
+            assert tables == {"customer_needs", "design_customer_briefs", "design_demand",
+                              "design_fit_issues", "design_unmet_demand", "publication"}, tables
             version = con.execute("select version from publication").fetchone()[0]
             rows = con.execute("select count(*) from customer_needs").fetchone()[0]
             manifest = json.loads((versions / f"v{version:06d}" / "manifest.json").read_text())

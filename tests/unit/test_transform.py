@@ -117,7 +117,8 @@ def test_dbt_docs_generate_documents_every_published_model(warehouse):
     target = warehouse.data_dir / "dbt" / "target"
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
-    published = ["customer_needs", "design_demand", "design_fit_issues", "design_unmet_demand"]
+    published = ["customer_needs", "design_customer_briefs", "design_demand",
+                 "design_fit_issues", "design_unmet_demand"]
     for name in published:
         node = manifest["nodes"][f"model.upstream.{name}"]
         assert node["config"]["contract"]["enforced"], name

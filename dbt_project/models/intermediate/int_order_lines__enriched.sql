@@ -1,4 +1,5 @@
--- Order lines with their order, amounts converted to EUR, and returned quantity.
+-- Order lines with their order, amounts converted to EUR, returned quantity, and the person
+-- who bought them (CRM orders by CRM id, guest orders through their email; see identity).
 with orders as (
     select * from {{ ref('stg_erp__orders') }}
 ),
@@ -9,6 +10,10 @@ order_lines as (
 
 fx_rates as (
     select * from {{ ref('fx_rates') }}
+),
+
+identity_map as (
+    select * from {{ ref('int_identity__map') }}
 ),
 
 returns as (
@@ -24,8 +29,14 @@ final as (
         orders.customer_id,
         orders.guest_email,
         orders.is_guest_order,
+        coalesce(
+            identity_map.person_id,
+            case when orders.is_guest_order then 'guest_order:' || orders.order_id end
+        ) as person_id,
+        coalesce(identity_map.is_known_customer, false) as is_known_customer,
         orders.ordered_at,
         orders.currency_code,
+        orders.shipping_country_code,
         order_lines.sku,
         order_lines.category,
         order_lines.size,
@@ -44,6 +55,11 @@ final as (
     inner join orders on order_lines.order_id = orders.order_id
     inner join fx_rates on orders.currency_code = fx_rates.currency_code
     left join returns on order_lines.order_line_id = returns.order_line_id
+    left join identity_map
+        on identity_map.identifier = case
+            when orders.is_guest_order then 'guest_order:' || orders.order_id
+            else 'crm:' || orders.customer_id
+        end
 )
 
 select * from final

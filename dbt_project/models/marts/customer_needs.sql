@@ -1,100 +1,240 @@
--- One row per customer who consented to profiling: what they buy, in which sizes and colours.
--- Favourites are the most bought (units); ties go to the alphabetically first value.
-with customers as (
-    select * from {{ ref('stg_crm__customers') }}
+-- One row per known person (identity component with a living CRM record) whose golden record
+-- grants profiling consent: fit, affinities, price, customisation, unmet demand, value and
+-- lifecycle. Every rule is in the intermediate model it comes from or in the comment beside
+-- its CTE; every column is described in _marts.yml.
+{% set as_of = var('as_of_date') %}
+{% set dimensions = ['category', 'colour', 'material', 'fit'] %}
+with golden as (
+    select * from {{ ref('int_customers__golden') }}
     where has_profiling_consent
+),
+
+fit as (
+    select * from {{ ref('int_customer_fit__sizes') }}
+),
+
+signals as (
+    select * from {{ ref('int_signals__weighted') }}
+    where is_known_customer
+),
+
+order_lines as (
+    select * from {{ ref('int_order_lines__enriched') }}
+    where ordered_at < date '{{ as_of }}'
+),
+
+events as (
+    select * from {{ ref('int_web__events_attributed') }}
+    where occurred_at < date '{{ as_of }}'
+),
+
+products as (
+    select * from {{ ref('stg_catalogue__products') }}
+),
+
+sizes as (
+    select
+        person_id,
+        to_json(map(list(category order by category), list(recommended_size order by category)))
+            ::varchar as sizes_by_category,
+        to_json(map(list(category order by category), list(confidence order by category)))
+            ::varchar as size_confidence_by_category
+    from fit
+    group by person_id
+),
+
+-- affinity share of a value = its recency-weighted signal weight / the person's total for
+-- that attribute; the top 3 values are kept (ties by name)
+attribute_weights as (
+    {% for dimension in dimensions %}
+    select person_id, '{{ dimension }}' as dimension, {{ dimension }} as value,
+        sum(recency_weight) as weight
+    from signals
+    where {{ dimension }} is not null
+    group by person_id, {{ dimension }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+attribute_shares as (
+    select
+        person_id,
+        dimension,
+        value,
+        round(weight / sum(weight) over (partition by person_id, dimension), 3) as share
+    from attribute_weights
+    qualify row_number() over (
+        partition by person_id, dimension order by weight desc, value
+    ) <= 3
+),
+
+affinities as (
+    select
+        person_id,
+        {% for dimension in dimensions %}
+        to_json(map(
+            list(value order by share desc, value) filter (where dimension = '{{ dimension }}'),
+            list(share order by share desc, value) filter (where dimension = '{{ dimension }}')
+        ))::varchar as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
+        {% endfor %}
+    from attribute_shares
+    group by person_id
+),
+
+-- price bands are the terciles of all paid unit prices (EUR) before the as-of date
+price_terciles as (
+    select
+        quantile_cont(unit_price_eur, 1 / 3) as low,
+        quantile_cont(unit_price_eur, 2 / 3) as high
+    from order_lines
 ),
 
 purchases as (
     select
-        customer_id,
-        order_id,
-        ordered_at,
-        category,
-        size,
-        colour,
-        quantity,
-        line_amount_eur
-    from {{ ref('int_order_lines__enriched') }}
-    where customer_id is not null
-),
-
-totals as (
-    select
-        customer_id,
+        person_id,
         count(distinct order_id) as order_count,
         sum(quantity) as units_bought,
+        sum(returned_quantity) as units_returned,
         sum(line_amount_eur) as revenue,
-        max(ordered_at)::date as last_order_date
-    from purchases
-    group by customer_id
+        sum(line_amount_eur * (quantity - least(returned_quantity, quantity)) / quantity)
+            as net_revenue,
+        min(ordered_at)::date as first_order_date,
+        max(ordered_at) as last_order_at,
+        median(unit_price_eur) as median_unit_price_eur,
+        sum(quantity) filter (where discount_rate > 0) / sum(quantity) as discounted_unit_share,
+        sum(quantity) filter (where is_made_to_order) / sum(quantity) as made_to_order_share
+    from order_lines
+    where is_known_customer
+    group by person_id
 ),
 
-category_units as (
-    select customer_id, category, sum(quantity) as units
-    from purchases
-    group by customer_id, category
+-- options chosen in the configurator and configured on made-to-order lines, most used first
+options_used as (
+    select person_id, option_chosen as option_value, count(*) as times
+    from (
+        select person_id, option_name || '=' || option_value as option_chosen
+        from events
+        where is_known_customer and event_type = 'configurator_change'
+            and option_name is not null
+        union all
+        select person_id, unnest(string_split(configured_options, '|'))
+        from order_lines
+        where is_known_customer and is_made_to_order and configured_options is not null
+    )
+    group by person_id, option_chosen
 ),
 
-favourite_category as (
-    select customer_id, category as favourite_category
-    from category_units
-    qualify row_number() over (partition by customer_id order by units desc, category) = 1
-),
-
-colour_units as (
-    select customer_id, colour, sum(quantity) as units
-    from purchases
-    where colour is not null
-    group by customer_id, colour
-),
-
-favourite_colour as (
-    select customer_id, colour as favourite_colour
-    from colour_units
-    qualify row_number() over (partition by customer_id order by units desc, colour) = 1
-),
-
-size_units as (
-    select customer_id, category, size, sum(quantity) as units
-    from purchases
-    group by customer_id, category, size
-),
-
-top_size as (
-    select customer_id, category, size
-    from size_units
-    qualify row_number() over (
-        partition by customer_id, category order by units desc, size
-    ) = 1
-),
-
-sizes_by_category as (
+top_options as (
     select
-        customer_id,
-        to_json(map(list(category order by category), list(size order by category)))::varchar
-            as sizes_by_category
-    from top_size
-    group by customer_id
+        person_id,
+        to_json(list(option_value order by times desc, option_value)[1:3])::varchar
+            as top_options
+    from options_used
+    group by person_id
+),
+
+checked_out_sessions as (
+    select distinct session_id from events where event_type = 'checkout'
+),
+
+unmet as (
+    select
+        events.person_id,
+        count(*) filter (
+            where events.event_type = 'search' and events.result_count = 0
+        ) as zero_result_searches,
+        to_json(list(distinct events.search_query order by events.search_query) filter (
+            where events.event_type = 'search' and events.result_count = 0
+                and events.search_query is not null
+        ))::varchar as unmet_queries,
+        count(*) filter (
+            where events.event_type in ('product_view', 'add_to_cart', 'wishlist')
+                and events.size is not null
+                and not list_contains(products.in_stock_sizes, events.size)
+        ) as out_of_stock_size_views,
+        count(*) filter (
+            where events.event_type = 'add_to_cart' and checked_out_sessions.session_id is null
+        ) as abandoned_cart_items,
+        max(events.occurred_at) as last_web_activity_at
+    from events
+    left join products on events.sku = products.sku
+    left join checked_out_sessions on events.session_id = checked_out_sessions.session_id
+    where events.is_known_customer
+    group by events.person_id
+),
+
+-- RFM scores 1..5 by percent rank among known buyers (ties share a score); recency in days
+-- before the as-of date
+rfm as (
+    select
+        person_id,
+        date_diff('day', last_order_at::date, date '{{ as_of }}') as recency_days,
+        least(5, 1 + floor(5 * percent_rank() over (order by last_order_at)))::integer
+        || least(5, 1 + floor(5 * percent_rank() over (order by order_count)))::integer
+        || least(5, 1 + floor(5 * percent_rank() over (order by net_revenue)))::integer
+            as rfm_score
+    from purchases
 ),
 
 final as (
     select
-        customers.customer_id,
-        customers.country_code,
-        customers.segment,
-        coalesce(totals.order_count, 0)::integer as order_count,
-        coalesce(totals.units_bought, 0)::integer as units_bought,
-        coalesce(totals.revenue, 0)::decimal(14, 2) as revenue,
-        favourite_category.favourite_category,
-        favourite_colour.favourite_colour,
-        sizes_by_category.sizes_by_category,
-        totals.last_order_date
-    from customers
-    left join totals on customers.customer_id = totals.customer_id
-    left join favourite_category on customers.customer_id = favourite_category.customer_id
-    left join favourite_colour on customers.customer_id = favourite_colour.customer_id
-    left join sizes_by_category on customers.customer_id = sizes_by_category.customer_id
+        golden.person_id as customer_id,
+        golden.crm_record_count::integer as crm_record_count,
+        golden.country_code,
+        golden.segment,
+        sizes.sizes_by_category,
+        sizes.size_confidence_by_category,
+        golden.preferred_fit as stated_fit,
+        {% for dimension in dimensions %}
+        affinities.{{ dimension }}_affinity,
+        {% endfor %}
+        round(purchases.median_unit_price_eur, 2)::decimal(10, 2) as median_unit_price_eur,
+        case
+            when purchases.median_unit_price_eur is null then null
+            when purchases.median_unit_price_eur < price_terciles.low then 'budget'
+            when purchases.median_unit_price_eur > price_terciles.high then 'premium'
+            else 'mid'
+        end as price_band,
+        round(coalesce(purchases.discounted_unit_share, 0), 3) as discounted_unit_share,
+        case
+            when purchases.person_id is null then null
+            when coalesce(purchases.discounted_unit_share, 0) >= 0.5 then 'high'
+            when coalesce(purchases.discounted_unit_share, 0) >= 0.2 then 'medium'
+            else 'low'
+        end as discount_sensitivity,
+        top_options.top_options,
+        round(coalesce(purchases.made_to_order_share, 0), 3) as made_to_order_share,
+        coalesce(unmet.zero_result_searches, 0)::integer as zero_result_searches,
+        unmet.unmet_queries,
+        coalesce(unmet.out_of_stock_size_views, 0)::integer as out_of_stock_size_views,
+        coalesce(unmet.abandoned_cart_items, 0)::integer as abandoned_cart_items,
+        coalesce(purchases.order_count, 0)::integer as order_count,
+        coalesce(purchases.units_bought, 0)::integer as units_bought,
+        coalesce(purchases.units_returned, 0)::integer as units_returned,
+        coalesce(purchases.revenue, 0)::decimal(14, 2) as revenue,
+        coalesce(purchases.net_revenue, 0)::decimal(14, 2) as net_revenue,
+        purchases.first_order_date,
+        purchases.last_order_at::date as last_order_date,
+        rfm.recency_days::integer as recency_days,
+        rfm.rfm_score,
+        case
+            when purchases.person_id is null then 'prospect'
+            when rfm.recency_days > 180 then 'lapsed'
+            when rfm.recency_days > 90 then 'lapsing'
+            when purchases.order_count = 1
+                and date_diff('day', purchases.first_order_date, date '{{ as_of }}') <= 30
+                then 'new'
+            else 'active'
+        end as lifecycle_stage,
+        greatest(purchases.last_order_at, unmet.last_web_activity_at) as last_activity_at
+    from golden
+    cross join price_terciles
+    left join sizes on golden.person_id = sizes.person_id
+    left join affinities on golden.person_id = affinities.person_id
+    left join purchases on golden.person_id = purchases.person_id
+    left join top_options on golden.person_id = top_options.person_id
+    left join unmet on golden.person_id = unmet.person_id
+    left join rfm on golden.person_id = rfm.person_id
 )
 
 select * from final

@@ -1,25 +1,79 @@
--- Demand by category x size x colour over the demand window ending at the run's as-of date.
--- Cells bought by fewer than min_group_size distinct customers are suppressed (privacy).
+-- Demand signals per category x size x colour x material x fit over the demand window (the
+-- `demand_window_days` before the run's as-of date), with the trend against the window before
+-- it (by default the previous 4 weeks). Orders give units, orders and revenue; the web gives
+-- views of a size, cart adds and wishlists (bots excluded). customer_count counts distinct
+-- people with any signal in the cell in the current window; cells below min_group_size people
+-- are suppressed (privacy).
 {% set window_days = var('demand_window_days') | int %}
 {% set as_of = var('as_of_date') %}
+{% set window_start = "date '" ~ as_of ~ "' - interval " ~ window_days ~ " day" %}
+{% set previous_start = "date '" ~ as_of ~ "' - interval " ~ (2 * window_days) ~ " day" %}
 with order_lines as (
     select * from {{ ref('int_order_lines__enriched') }}
-    where ordered_at >= date '{{ as_of }}' - interval {{ window_days }} day
-        and ordered_at < date '{{ as_of }}'
+    where ordered_at >= {{ previous_start }} and ordered_at < date '{{ as_of }}'
 ),
 
-cells as (
+events as (
+    select * from {{ ref('int_web__events_attributed') }}
+    where occurred_at >= {{ window_start }} and occurred_at < date '{{ as_of }}'
+        and event_type in ('product_view', 'add_to_cart', 'wishlist') and size is not null
+),
+
+products as (
+    select * from {{ ref('stg_catalogue__products') }}
+),
+
+signals as (
     select
         order_lines.category,
         order_lines.size,
         coalesce(order_lines.colour, 'unknown') as colour,
-        sum(order_lines.quantity) as units,
-        count(distinct order_lines.order_id) as order_count,
-        count(distinct coalesce(order_lines.customer_id, order_lines.guest_email))
-            as customer_count,
-        sum(order_lines.line_amount_eur) as revenue
+        coalesce(order_lines.material, 'unknown') as material,
+        coalesce(order_lines.fit, 'unknown') as fit,
+        coalesce(order_lines.person_id, 'crm:' || order_lines.customer_id) as person_id,
+        order_lines.ordered_at >= {{ window_start }} as is_current,
+        'order' as signal,
+        order_lines.order_id,
+        order_lines.quantity,
+        order_lines.line_amount_eur
     from order_lines
-    group by order_lines.category, order_lines.size, coalesce(order_lines.colour, 'unknown')
+
+    union all
+
+    select
+        products.category,
+        events.size,
+        coalesce(products.colour, 'unknown'),
+        coalesce(products.material, 'unknown'),
+        coalesce(products.fit, 'unknown'),
+        events.person_id,
+        true,
+        events.event_type,
+        null,
+        null,
+        null
+    from events
+    inner join products on events.sku = products.sku
+),
+
+cells as (
+    select
+        category,
+        size,
+        colour,
+        material,
+        fit,
+        coalesce(sum(quantity) filter (where signal = 'order' and is_current), 0) as units,
+        count(distinct order_id) filter (where is_current) as order_count,
+        coalesce(sum(line_amount_eur) filter (where is_current), 0) as revenue,
+        count(*) filter (where signal = 'product_view') as product_views,
+        count(*) filter (where signal = 'add_to_cart') as cart_adds,
+        count(*) filter (where signal = 'wishlist') as wishlist_adds,
+        count(distinct person_id) filter (where is_current) as customer_count,
+        coalesce(sum(quantity) filter (where signal = 'order' and not is_current), 0)
+            as units_previous
+    from signals
+    group by category, size, colour, material, fit
 ),
 
 final as (
@@ -27,11 +81,26 @@ final as (
         category,
         size,
         colour,
+        material,
+        fit,
         units::integer as units,
         order_count::integer as order_count,
         customer_count::integer as customer_count,
         revenue::decimal(14, 2) as revenue,
-        (date '{{ as_of }}' - interval {{ window_days }} day)::date as window_start,
+        product_views::integer as product_views,
+        cart_adds::integer as cart_adds,
+        wishlist_adds::integer as wishlist_adds,
+        units_previous::integer as units_previous,
+        case when units_previous > 0
+            then round((units - units_previous) / units_previous, 3) end as units_change,
+        case
+            when units_previous = 0 and units = 0 then 'no_sales'
+            when units_previous = 0 then 'new'
+            when units >= 1.2 * units_previous then 'rising'
+            when units <= 0.8 * units_previous then 'falling'
+            else 'steady'
+        end as trend,
+        ({{ window_start }})::date as window_start,
         (date '{{ as_of }}' - interval 1 day)::date as window_end
     from cells
     where customer_count >= {{ var('min_group_size') | int }}

@@ -5,7 +5,7 @@
 --                      phone shared by two people must not merge them
 --   anon ↔ crm         from web login events: one browser logged in as both records merges them
 --                      (a browser seen logging in as more than 3 CRM records is a shared device
---                      and links nobody)
+--                      and links nobody); erased customers' logins link nobody
 --   guest_order ↔ email  a guest order belongs to whoever owns its email
 with customers as (
     select * from {{ ref('stg_crm__customers') }}
@@ -56,6 +56,8 @@ edges as (
     select 'anon:' || logins.anonymous_id, 'crm:' || logins.customer_id, 'web_login'
     from logins
     inner join devices on logins.anonymous_id = devices.anonymous_id
+    -- only living CRM records: an erased customer's logins link nobody
+    inner join customers on logins.customer_id = customers.customer_id
 
     union all
 

@@ -1,8 +1,9 @@
 -- Every identifier → the person it belongs to (connected components of the identity graph,
 -- computed in SQL by transitive closure; components are small because shared devices and
 -- household phones never become edges).
--- person_id is the smallest CRM id in the component ('crm:C…'), else its smallest identifier:
--- it stays the same when new identifiers join, and when two people merge the older CRM id wins.
+-- person_id is the smallest CRM id in the component ('crm:C…'), else its smallest guest order
+-- ('guest_order:O…', never an email or phone): it stays the same when new identifiers join,
+-- and when two people merge the older CRM id wins.
 with recursive edges as (
     select from_id as a, to_id as b from {{ ref('int_identity__edges') }}
     union
@@ -32,6 +33,7 @@ components as (
         node,
         coalesce(
             min(reached) filter (where reached like 'crm:%'),
+            min(reached) filter (where reached like 'guest_order:%' or reached like 'anon:%'),
             min(reached)
         ) as representative
     from reach
