@@ -62,7 +62,8 @@ FEEDS: dict[str, str] = {
         "order by signal_type, subject, category nulls first, size nulls first"
     ),
 }
-FEED_PARAMS: dict[str, int] = {"customer_needs": 1, "design_customer_briefs": 1}  # how many secret parameters a feed binds
+# how many secret parameters a feed binds
+FEED_PARAMS: dict[str, int] = {"customer_needs": 1, "design_customer_briefs": 1}
 NEWEST_DATA_SQL = """
     select greatest(
         (select max(ordered_at) from wh.staging.stg_erp__orders),

@@ -27,7 +27,7 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseLocked(
@@ -35,6 +35,9 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
                 "'duckdb_writer' pool (1 slot); find the holder with `fuser {path}` and stop it."
             ) from exc
         raise
+    # day boundaries (intervals, as-of dates, `{day}` checks) are UTC whatever the host says
+    con.execute("set TimeZone = 'UTC'")
+    return con
 
 
 @contextmanager

@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SECRET = "integration-secret"
 K = 3
+CELL = ["category", "size", "colour", "material", "fit"]
 
 
 @pytest.fixture(scope="module")
@@ -62,29 +63,40 @@ def _published(root: Path) -> dict[str, pd.DataFrame]:
         con.close()
 
 
-def _expected(landing: Path):
+def _expected(landing: Path, warehouse: Path):
+    """Needs per person and demand cells from the landing files.
+
+    Who is whom comes from the warehouse's identity map (its rules have their own exact tests in
+    tests/unit/test_customer_model.py); everything else is recomputed here from the files.
+    """
+    con = duckdb.connect(str(warehouse), read_only=True)
+    person = dict(con.execute(
+        "select identifier, person_id from intermediate.int_identity__map").fetchall())
+    con.close()
     customers = pd.concat(
         [pd.read_csv(p) for p in sorted(landing.glob("crm/*/crm_customers_*.csv"))]
         + [pd.read_csv(p, sep=";", encoding="latin-1")
            for p in sorted(landing.glob("crm/*/legacy_customers_*.csv"))])
     customers = customers.sort_values("updated_at", kind="stable").groupby("crm_id").tail(1)
     customers = customers[customers["op"] == "upsert"]
+    customers["person"] = ("crm:" + customers["crm_id"]).map(person)
+    consent = customers.groupby("person")["consent_profiling"].all()  # the strictest wins
     orders = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("orders/*/orders_*.csv")))
     lines = pd.concat(pd.read_csv(p)
                       for p in sorted(landing.glob("orders/*/order_lines_*.csv")))
-    orders["buyer"] = orders["crm_id"].fillna(orders["guest_email"])
+    identifier = ("crm:" + orders["crm_id"]).fillna("guest_order:" + orders["order_id"])
+    orders["person"] = identifier.map(person).fillna(identifier)
     bought = lines.merge(orders, on="order_id")
     bought["amount"] = bought["quantity"] * bought["unit_price"]
-    consenting = customers[customers["consent_profiling"]]
-    per_customer = bought.dropna(subset=["crm_id"]).groupby("crm_id").agg(
+    per_person = bought.groupby("person").agg(
         order_count=("order_id", "nunique"), revenue=("amount", "sum"))
-    needs = consenting[["crm_id"]].merge(per_customer, on="crm_id", how="left").fillna(0)
+    needs = pd.DataFrame({"person": consent[consent].index}).merge(
+        per_person, left_on="person", right_index=True, how="left").fillna(0)
     needs["customer_key"] = [hashlib.sha256(f"{SECRET}|{c}".encode()).hexdigest()
-                             for c in needs["crm_id"]]
-    cells = bought.groupby(["category", "size", "colour"]).agg(
-        units=("quantity", "sum"), customer_count=("buyer", "nunique")).reset_index()
-    demand = cells[cells["customer_count"] >= K]
-    return needs, demand
+                             for c in needs["person"]]
+    cells = bought.fillna({"colour": "unknown", "material": "unknown", "fit": "unknown"}).groupby(
+        CELL).agg(units=("quantity", "sum"), buyers=("person", "nunique")).reset_index()
+    return needs, cells
 
 
 def test_daily_dag_publishes_what_the_landing_files_say(env):
@@ -92,7 +104,8 @@ def test_daily_dag_publishes_what_the_landing_files_say(env):
     run = _dags_test(env, "2026-11-04")  # the run at 11-04 covers 11-03; range 11-01..11-03
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     got = _published(root)
-    needs, demand = _expected(root / "data" / "landing")
+    needs, cells = _expected(root / "data" / "landing",
+                             root / "data" / "warehouse" / "upstream.duckdb")
 
     assert len(got["customer_needs"]) == len(needs)
     merged = needs.merge(got["customer_needs"], on="customer_key", suffixes=("_exp", ""))
@@ -100,19 +113,22 @@ def test_daily_dag_publishes_what_the_landing_files_say(env):
     assert (merged["order_count"] == merged["order_count_exp"]).all()
     assert (merged["revenue"].astype(float) - merged["revenue_exp"]).abs().max() < 0.01
 
-    cells = got["design_demand"].merge(demand, on=["category", "size", "colour"],
-                                       suffixes=("", "_exp"))
-    assert len(got["design_demand"]) == len(demand) == len(cells)
-    assert (cells["units"] == cells["units_exp"]).all()
-    assert (cells["customer_count"] >= K).all()
+    demand = got["design_demand"].merge(cells, on=CELL, how="left", suffixes=("", "_exp"))
+    assert (demand["units"] == demand["units_exp"].fillna(0)).all(), "units per published cell"
+    assert (demand["customer_count"] >= K).all()
+    assert (demand["customer_count"] >= demand["buyers"].fillna(0)).all()
+    must_show = cells[cells["buyers"] >= K].merge(got["design_demand"], on=CELL, how="left")
+    assert len(must_show) > 0 and must_show["customer_count"].notna().all(), (
+        "every cell bought by at least k people is published")
 
     pub = got["publication"].iloc[0]
     assert pub["version"] == 1 and str(pub["interval_start"])[:10] == "2026-11-03"
     manifest = json.loads((root / "published" / "manifest.json").read_text())
     assert {k: manifest["row_counts"][k] for k in ("customer_needs", "design_demand")} == {
-        "customer_needs": len(needs), "design_demand": len(demand)}
-    assert set(manifest["row_counts"]) == {"customer_needs", "design_demand",
-                                           "design_fit_issues", "design_unmet_demand"}
+        "customer_needs": len(needs), "design_demand": len(got["design_demand"])}
+    assert set(manifest["row_counts"]) == {"customer_needs", "design_customer_briefs",
+                                           "design_demand", "design_fit_issues",
+                                           "design_unmet_demand"}
     assert manifest["gate"]["success"] is True
 
 
@@ -129,7 +145,7 @@ def test_second_run_for_the_same_day_changes_no_data(env):
     assert con.execute(count).fetchone() == loads_before, "no file was loaded twice"
     con.close()
     for table in ("customer_needs", "design_demand"):
-        key = list(before[table].columns[:3])
+        key = CELL if table == "design_demand" else ["customer_key"]
         pd.testing.assert_frame_equal(
             before[table].sort_values(key).reset_index(drop=True),
             after[table].sort_values(key).reset_index(drop=True))

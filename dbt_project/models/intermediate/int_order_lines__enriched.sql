@@ -29,9 +29,12 @@ final as (
         orders.customer_id,
         orders.guest_email,
         orders.is_guest_order,
+        -- a CRM id that is no longer in the CRM (erased) stays an anonymous 'crm:…' person:
+        -- counted in aggregates, never profiled
         coalesce(
             identity_map.person_id,
-            case when orders.is_guest_order then 'guest_order:' || orders.order_id end
+            case when orders.is_guest_order then 'guest_order:' || orders.order_id
+                else 'crm:' || orders.customer_id end
         ) as person_id,
         coalesce(identity_map.is_known_customer, false) as is_known_customer,
         orders.ordered_at,

@@ -1,10 +1,11 @@
 -- What a made-to-order designer needs to know about one consenting customer, in one row and
 -- one sentence. Built on customer_needs (so it holds only customers with profiling consent);
--- customers with no purchase and no product signal have nothing to brief and are left out.
+-- customers with no purchase, signal, size or unmet search have nothing to brief: left out.
 -- Published with customer_id replaced by the keyed pseudonymous customer_key.
 with needs as (
     select * from {{ ref('customer_needs') }}
     where order_count > 0 or category_affinity is not null or top_options is not null
+        or sizes_by_category is not null or unmet_queries is not null
 ),
 
 parsed as (

@@ -30,7 +30,7 @@ signals as (
         coalesce(order_lines.colour, 'unknown') as colour,
         coalesce(order_lines.material, 'unknown') as material,
         coalesce(order_lines.fit, 'unknown') as fit,
-        coalesce(order_lines.person_id, 'crm:' || order_lines.customer_id) as person_id,
+        order_lines.person_id,
         order_lines.ordered_at >= {{ window_start }} as is_current,
         'order' as signal,
         order_lines.order_id,

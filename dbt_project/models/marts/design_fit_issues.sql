@@ -21,7 +21,7 @@ returned as (
         lines.category,
         returns.reason_code,
         sum(returns.quantity) as units_returned,
-        count(distinct coalesce(lines.customer_id, lines.guest_email)) as customer_count,
+        count(distinct lines.person_id) as customer_count,
         list(distinct lines.size order by lines.size) as sizes_affected
     from returns
     inner join lines on returns.order_line_id = lines.order_line_id

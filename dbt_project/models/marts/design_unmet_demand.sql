@@ -3,8 +3,7 @@
 -- min_group_size distinct visitors are suppressed (privacy).
 {% set k = var('min_group_size') | int %}
 with events as (
-    select * from {{ ref('int_web__events') }}
-    where not is_bot
+    select * from {{ ref('int_web__events_attributed') }}
 ),
 
 products as (
@@ -18,7 +17,7 @@ zero_result_searches as (
         null::varchar as category,
         null::varchar as size,
         count(*) as events,
-        count(distinct anonymous_id) as visitor_count
+        count(distinct person_id) as visitor_count
     from events
     where event_type = 'search' and result_count = 0 and search_query is not null
     group by search_query
@@ -31,7 +30,7 @@ out_of_stock_views as (
         products.category,
         events.size,
         count(*) as events,
-        count(distinct events.anonymous_id) as visitor_count
+        count(distinct events.person_id) as visitor_count
     from events
     inner join products on events.sku = products.sku
     where events.event_type in ('product_view', 'add_to_cart', 'wishlist')
@@ -51,7 +50,7 @@ abandoned_carts as (
         products.category,
         events.size,
         count(*) as events,
-        count(distinct events.anonymous_id) as visitor_count
+        count(distinct events.person_id) as visitor_count
     from events
     inner join products on events.sku = products.sku
     left join checked_out_sessions on events.session_id = checked_out_sessions.session_id

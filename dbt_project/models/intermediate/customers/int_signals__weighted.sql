@@ -12,7 +12,7 @@ with events as (
 
 order_lines as (
     select * from {{ ref('int_order_lines__enriched') }}
-    where ordered_at < date '{{ as_of }}' and person_id is not null
+    where ordered_at < date '{{ as_of }}'
 ),
 
 products as (

@@ -1,0 +1,299 @@
+"""A hand-built world of twelve CRM records whose right answers are written down first.
+
+Two day folders: 2026-11-01 (the previous demand week) and 2026-11-08 (the current one); the
+run is as of 2026-11-15 with a 7-day demand window and k = 2. The people:
+
+- Ana has two CRM records, C01 (ana@x.eu, DE, vip, older) and C02 (ana.work@x.eu, AT, no
+  segment, newer); one browser logged in as both -> one person C01, country AT (newest non-null
+  wins), segment vip. Bought shirt M (returned too_small -> shirts L, 0.5) and, as C02, two
+  trousers M, kept (-> trousers M, 2/3).
+- Ben (C03) and Cleo (C04) share a household phone: two people. Ben also ordered as a guest with
+  his email: order_count 2, dresses L from two kept units (0.67). Cleo has no profiling consent.
+- Dan (C05) only searched twice for a 'vegan leather jacket' (no results) and stated chest 95,
+  waist 80 -> M in every category (0.5), lifecycle prospect.
+- Eva (C06) bought 2 knitwear S and returned one too_large: S and XS one vote each, the tie goes
+  to the larger size: S with 1/3.
+- Finn (C07) ordered, then was erased (delete in the day-2 delta): never profiled.
+- Gus (C08) bought trousers M in the previous week and returned them too_small -> trousers L.
+- Hana has two records with one email, C09 (consents) and C10 (withdrew profiling consent):
+  one person without consent, so never profiled.
+- Ivo (C11) chose collar=mandarin three times and collar=classic once in the configurator and
+  bought a made-to-order shirt with collar=mandarin at 30 % off.
+- Jo (C12) viewed an out-of-stock dress size twice and left trousers in a cart.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from upstream.settings import Settings
+
+from ..conftest import PROJECT_DIR
+
+DAY1, DAY2, AS_OF = date(2026, 11, 1), date(2026, 11, 8), date(2026, 11, 15)
+K = 2
+
+PRODUCTS = """sku,category,colour,material,fit,base_price_eur,size_range,configurable_options,is_made_to_order,in_stock_sizes,snapshot_date
+SKU-A,shirts,navy,linen,slim,80.00,XS-XL,collar=mandarin|collar=classic,true,S|M|L,2026-11-01
+SKU-B,trousers,black,wool,regular,120.00,XS-XL,,false,XS|S|M|L|XL,2026-11-01
+SKU-C,dresses,green,silk,relaxed,200.00,XS-XL,,false,M|L,2026-11-01
+SKU-D,knitwear,grey,wool,regular,60.00,XS-XL,,false,XS|S|M|L|XL,2026-11-01
+"""
+CRM_HEADER = ("crm_id,first_name,last_name,email,phone,street,postal_code,city,country,birth_year,"
+              "segment,consent_marketing,consent_profiling,height_cm,chest_cm,waist_cm,"
+              "preferred_fit,preferred_colours,created_at,updated_at,op\n")
+CRM_DAY1 = CRM_HEADER + """C01,Ana,Alves,ana@x.eu,+49151000001,Weg 1,10001,Berlin,DE,1990,vip,true,true,,,,,,2025-01-01 00:00:00+00,2025-09-01 00:00:00+00,upsert
+C02,Ana,Alves,ana.work@x.eu,+49151000002,Weg 1,10001,Wien,AT,1990,,true,true,,,,,,2025-10-15 00:00:00+00,2025-10-15 00:00:00+00,upsert
+C03,Ben,Berg,ben@x.eu,+49151000003,Gasse 3,10003,Berlin,DE,1985,regular,true,true,,,,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C04,Cleo,Berg,cleo@x.eu,+49151000003,Gasse 3,10003,Berlin,DE,1987,regular,true,false,,,,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C05,Dan,Dorn,dan@x.eu,+49151000005,Ring 5,10005,Paris,FR,1979,new,false,true,180,95,80,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C06,Eva,Ek,eva@x.eu,+49151000006,Allee 6,10006,Madrid,ES,1995,new,false,true,,,,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C07,Finn,Fux,finn@x.eu,+49151000007,Platz 7,10007,Wien,AT,1970,new,false,true,,,,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C08,Gus,Gil,gus@x.eu,+49151000008,Kai 8,10008,Lisboa,PT,1992,new,false,true,,,,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C09,Hana,Horn,hana@x.eu,+49151000009,Ufer 9,10009,Milano,IT,1999,new,false,true,,,,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C10,Hana,Horn,hana@x.eu,+49151000010,Ufer 9,10009,Milano,IT,1999,new,false,false,,,,,,2025-06-01 00:00:00+00,2025-06-01 00:00:00+00,upsert
+C11,Ivo,Ilic,ivo@x.eu,+49151000011,Most 11,10011,Kraków,PL,1988,regular,false,true,,,,slim,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+C12,Jo,Jung,jo@x.eu,+49151000012,Hof 12,10012,Amsterdam,NL,2001,new,false,true,,,,,,2025-01-01 00:00:00+00,2025-01-01 00:00:00+00,upsert
+"""
+CRM_DAY2 = CRM_HEADER + (
+    "C07,,,,,,,,,,,false,false,,,,,,,2026-11-08 09:00:00+00,delete\n")
+
+ORDERS_HEADER = "order_id,crm_id,guest_email,ordered_at,currency,channel,shipping_country\n"
+LINES_HEADER = ("order_line_id,order_id,sku,category,size,colour,material,fit,"
+                "configured_options,is_made_to_order,quantity,unit_price,discount_rate\n")
+RETURNS_HEADER = "return_id,order_line_id,returned_at,quantity,reason_code,free_text\n"
+ORDERS = {
+    DAY1: (ORDERS_HEADER + """O1,C01,,2026-11-01 10:00:00+00,EUR,web,DE
+O2,C08,,2026-11-01 11:00:00+00,EUR,web,PT
+O3,C07,,2026-11-01 12:00:00+00,EUR,web,AT
+O4,C06,,2026-11-01 13:00:00+00,EUR,web,ES
+""", LINES_HEADER + """O1-1,O1,SKU-A,shirts,M,navy,linen,slim,,false,1,80.00,0
+O2-1,O2,SKU-B,trousers,M,black,wool,regular,,false,1,120.00,0
+O3-1,O3,SKU-D,knitwear,L,grey,wool,regular,,false,1,60.00,0
+O4-1,O4,SKU-D,knitwear,S,grey,wool,regular,,false,2,60.00,0
+""", RETURNS_HEADER),
+    DAY2: (ORDERS_HEADER + """O5,C02,,2026-11-08 10:00:00+00,EUR,web,AT
+O6,C04,,2026-11-08 11:00:00+00,EUR,web,DE
+O7,C03,,2026-11-08 12:00:00+00,EUR,web,DE
+O8,,Ben@X.eu ,2026-11-08 13:00:00+00,EUR,web,DE
+O9,C11,,2026-11-08 14:00:00+00,EUR,web,PL
+""", LINES_HEADER + """O5-1,O5,SKU-B,trousers,M,black,wool,regular,,false,2,120.00,0
+O6-1,O6,SKU-B,trousers,M,black,wool,regular,,false,1,120.00,0
+O7-1,O7,SKU-C,dresses,L,green,silk,relaxed,,false,1,200.00,0
+O8-1,O8,SKU-C,dresses,L,green,silk,relaxed,,false,1,200.00,0
+O9-1,O9,SKU-A,shirts,M,navy,linen,slim,collar=mandarin,true,1,56.00,0.3
+""", RETURNS_HEADER + """R1,O1-1,2026-11-08 09:00:00+00,1,too_small,
+R2,O4-1,2026-11-08 09:00:00+00,1,too_large,
+R3,O2-1,2026-11-08 09:00:00+00,1,too_small,
+R4,O6-1,2026-11-09 09:00:00+00,1,too_small,
+"""),
+}
+
+
+def _event(n, kind, at, anon, session, customer=None, sku=None, size=None, query=None,
+           results=None, option=None):
+    name, value = option.split("=") if option else (None, None)
+    return {"event_id": f"E{n:03d}", "event_type": kind, "occurred_at": at,
+            "anonymous_id": anon, "session_id": session, "customer_id": customer, "sku": sku,
+            "size": size, "search_query": query, "result_count": results,
+            "option_name": name, "option_value": value, "user_agent": "Mozilla/5.0 (X11)"}
+
+
+EVENTS = {
+    DAY1: [
+        _event(1, "login", "2026-11-01T09:00:00+01:00", "A1", "SA1", "C01"),
+        _event(2, "login", "2026-11-01T09:30:00+01:00", "A1", "SA2", "C02"),
+        _event(3, "search", "2026-11-01T10:00:00+00:00", "D1", "SD1", "C05",
+               query="Vegan leather jacket", results=0),
+        _event(4, "search", "2026-11-01T10:05:00+00:00", "D1", "SD1", "C05",
+               query="vegan leather jacket", results=0),
+    ],
+    DAY2: [
+        _event(5, "search", "2026-11-08T08:00:00+00:00", "CL1", "SC1", "C04",
+               query="vegan leather jacket", results=0),
+        _event(6, "product_view", "2026-11-08T09:00:00+00:00", "J1", "SJ1", "C12", "SKU-C", "XS"),
+        _event(7, "product_view", "2026-11-08T09:01:00+00:00", "J1", "SJ1", "C12", "SKU-C", "XS"),
+        _event(8, "add_to_cart", "2026-11-08T09:02:00+00:00", "J1", "SJ1", "C12", "SKU-B", "M"),
+        *[_event(9 + i, "configurator_change", f"2026-11-08T14:0{i}:00+00:00", "I1", "SI1", "C11",
+                 "SKU-A", option=opt)
+          for i, opt in enumerate(["collar=mandarin", "collar=classic", "collar=mandarin",
+                                   "collar=mandarin"])],
+        _event(13, "add_to_cart", "2026-11-08T14:05:00+00:00", "I1", "SI1", "C11", "SKU-A", "M"),
+        _event(14, "checkout", "2026-11-08T14:06:00+00:00", "I1", "SI1", "C11"),
+    ],
+}
+
+
+def _write_landing(landing: Path) -> None:
+    def put(source: str, day: date, name: str, text: str) -> None:
+        folder = landing / source / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+
+    stamp = {d: d.strftime("%Y%m%d") for d in (DAY1, DAY2)}
+    put("catalogue", DAY1, f"products_{stamp[DAY1]}.csv", PRODUCTS)
+    for day, crm in ((DAY1, CRM_DAY1), (DAY2, CRM_DAY2)):
+        put("crm", day, f"crm_customers_{stamp[day]}.csv", crm)
+        put("crm", day, f"legacy_customers_{stamp[day]}.csv", CRM_HEADER.replace(",", ";"))
+        orders, lines, returns = ORDERS[day]
+        put("orders", day, f"orders_{stamp[day]}.csv", orders)
+        put("orders", day, f"order_lines_{stamp[day]}.csv", lines)
+        put("orders", day, f"returns_{stamp[day]}.csv", returns)
+        put("orders", day, f"delivery_notes_{stamp[day]}.csv",
+            "delivery_id,order_id,shipped_at,delivered_at,carrier,status\n")
+        put("orders", day, f"invoices_{stamp[day]}.csv",
+            "invoice_id,order_id,net_amount,vat_amount,gross_amount,currency,issued_at,paid_at\n")
+        folder = landing / "web" / day.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        with gzip.open(folder / f"events_{stamp[day]}.ndjson.gz", "wt", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(e) + "\n" for e in EVENTS[day])
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    from upstream.ingest import ingest_source
+    from upstream.transform import run_dbt
+
+    root = tmp_path_factory.mktemp("customer_model")
+    settings = Settings(project_dir=PROJECT_DIR, data_dir=root / "data",
+                        published_dir=root / "published", max_reject_rate=0.0, reject_floor=0,
+                        min_group_size=K, pseudonym_secret="fixture-secret",
+                        demand_window_days=7)
+    _write_landing(settings.landing_dir)
+    ingest_source(settings, "catalogue", [DAY1])
+    for source in ("crm", "web", "orders"):
+        report = ingest_source(settings, source, [DAY1, DAY2])
+        assert report.summary()["rows_quarantined"] == 0, report.summary()
+    run_dbt(settings, ["build"], as_of=AS_OF)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    yield con
+    con.close()
+
+
+def _rows(con, sql) -> list[dict]:
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _needs(con) -> dict[str, dict]:
+    return {r["customer_id"]: r for r in _rows(con, "select * from marts.customer_needs")}
+
+
+def test_identity_merges_aliases_and_guest_orders_but_not_household_phones(model):
+    persons = dict(model.execute(
+        "select identifier, person_id from intermediate.int_identity__map").fetchall())
+    assert persons["crm:C02"] == persons["anon:A1"] == "C01"
+    assert persons["guest_order:O8"] == "C03"
+    assert persons["crm:C04"] == "C04"
+    assert persons["crm:C10"] == "C09"
+    assert "crm:C07" not in persons, "an erased customer is not a person"
+
+
+def test_only_consenting_living_people_are_profiled_once(model):
+    # C02 merged into C01; C04 and Hana (C09+C10) lack consent; C07 was erased
+    assert sorted(_needs(model)) == ["C01", "C03", "C05", "C06", "C08", "C11", "C12"]
+    assert sorted(r[0] for r in model.execute(
+        "select customer_id from marts.design_customer_briefs").fetchall()) == sorted(
+        _needs(model))
+
+
+def test_golden_record_takes_newest_non_null_crm_value(model):
+    ana = _needs(model)["C01"]
+    assert (ana["crm_record_count"], ana["country_code"], ana["segment"]) == (2, "AT", "vip")
+    assert _needs(model)["C03"]["crm_record_count"] == 1
+
+
+def test_fit_is_corrected_by_return_reasons_and_measurements(model):
+    needs = _needs(model)
+    sizes = {c: (json.loads(r["sizes_by_category"] or "null"),
+                 json.loads(r["size_confidence_by_category"] or "null"))
+             for c, r in needs.items()}
+    assert sizes["C01"] == ({"shirts": "L", "trousers": "M"}, {"shirts": 0.5, "trousers": 0.67})
+    assert sizes["C03"] == ({"dresses": "L"}, {"dresses": 0.67})
+    every = ["dresses", "jackets", "knitwear", "shirts", "skirts", "trousers"]
+    assert sizes["C05"] == (dict.fromkeys(every, "M"), dict.fromkeys(every, 0.5))
+    assert sizes["C06"] == ({"knitwear": "S"}, {"knitwear": 0.33})
+    assert sizes["C08"] == ({"trousers": "L"}, {"trousers": 0.5})
+    assert sizes["C11"] == ({"shirts": "M"}, {"shirts": 0.5})
+    assert sizes["C12"] == (None, None)
+
+
+def test_affinities_weight_purchases_by_kind_and_recency(model):
+    ana = _needs(model)["C01"]
+    # returned shirt (weight 3, 13 d 14 h old), two kept trousers (weight 10 each, 6 d 14 h old)
+    shirt = 3 * 0.5 ** ((13 + 14 / 24) / 30)
+    trousers = 20 * 0.5 ** ((6 + 14 / 24) / 30)
+    black = round(trousers / (shirt + trousers), 3)
+    assert json.loads(ana["colour_affinity"]) == {"black": black, "navy": round(1 - black, 3)}
+    assert list(json.loads(ana["material_affinity"])) == ["wool", "linen"]
+    assert json.loads(_needs(model)["C06"]["category_affinity"]) == {"knitwear": 1.0}
+    assert _needs(model)["C05"]["category_affinity"] is None
+
+
+def test_price_customisation_and_value(model):
+    needs = _needs(model)
+    # paid unit prices 56, 60, 60, 80, 120, 120, 120, 200, 200: terciles 73.33 and 120
+    assert {c: needs[c]["price_band"] for c in needs} == {
+        "C01": "mid", "C03": "premium", "C05": None, "C06": "budget", "C08": "mid",
+        "C11": "budget", "C12": None}
+    ivo = needs["C11"]
+    assert (ivo["discounted_unit_share"], ivo["discount_sensitivity"]) == (1.0, "high")
+    assert json.loads(ivo["top_options"]) == ["collar=mandarin", "collar=classic"]
+    assert ivo["made_to_order_share"] == 1.0
+    assert needs["C01"]["discount_sensitivity"] == "low"
+    ben = needs["C03"]
+    assert (ben["order_count"], ben["units_bought"], float(ben["revenue"])) == (2, 2, 400.0)
+    gus = needs["C08"]
+    assert (gus["units_returned"], float(gus["net_revenue"]), gus["recency_days"]) == (1, 0, 14)
+    assert {c: needs[c]["lifecycle_stage"] for c in needs} == {
+        "C01": "active", "C03": "active", "C05": "prospect", "C06": "new", "C08": "new",
+        "C11": "new", "C12": "prospect"}
+
+
+def test_unmet_demand_per_customer(model):
+    needs = _needs(model)
+    dan, jo = needs["C05"], needs["C12"]
+    assert (dan["zero_result_searches"], json.loads(dan["unmet_queries"])) == (
+        2, ["vegan leather jacket"])
+    assert (jo["out_of_stock_size_views"], jo["abandoned_cart_items"]) == (2, 1)
+    assert needs["C11"]["abandoned_cart_items"] == 0, "Ivo checked out"
+
+
+def test_brief_reads_as_one_sentence(model):
+    brief = model.execute("select brief from marts.design_customer_briefs "
+                          "where customer_id = 'C01'").fetchone()[0]
+    assert brief == ("sizes shirts L (0.5), trousers M (0.67); regular fit; colours black, navy; "
+                     "materials wool, linen; mid price, low discount sensitivity")
+    dan = model.execute("select brief from marts.design_customer_briefs "
+                        "where customer_id = 'C05'").fetchone()[0]
+    assert dan.endswith("; looked for vegan leather jacket (not found)")
+
+
+def test_aggregates_count_people_and_suppress_cells_below_k(model):
+    demand = _rows(model, "select * from marts.design_demand")
+    # dresses L: two orders but one person (Ben and his guest order), so suppressed; trousers M:
+    # Ana, Cleo (bought) and Jo (cart) this week, Gus's unit the week before
+    assert [(d["category"], d["size"], d["colour"], d["material"], d["fit"]) for d in demand] == [
+        ("trousers", "M", "black", "wool", "regular")]
+    cell = demand[0]
+    assert (cell["units"], cell["order_count"], cell["customer_count"], cell["cart_adds"]) == (
+        3, 2, 3, 1)
+    assert (cell["units_previous"], cell["units_change"], cell["trend"]) == (1, 2.0, "rising")
+    assert str(cell["window_start"]) == "2026-11-08" and str(cell["window_end"]) == "2026-11-14"
+    unmet = _rows(model, "select signal_type, subject, events, visitor_count "
+                         "from marts.design_unmet_demand")
+    assert unmet == [{"signal_type": "search_without_results",
+                      "subject": "vegan leather jacket", "events": 3, "visitor_count": 2}]
+    fit = _rows(model, "select sku, reason_code, units_returned, units_sold, return_rate, "
+                       "customer_count from marts.design_fit_issues")
+    assert fit == [{"sku": "SKU-B", "reason_code": "too_small", "units_returned": 2,
+                    "units_sold": 4, "return_rate": 0.5, "customer_count": 2}]
+    assert not math.isnan(cell["units_change"])
