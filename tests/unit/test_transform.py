@@ -129,7 +129,7 @@ def test_dbt_docs_generate_documents_every_published_model(warehouse):
     assert sorted(exposure["depends_on"]["nodes"]) == [f"model.upstream.{n}" for n in published]
 
 
-def test_incremental_web_events_equal_a_full_refresh(settings):
+def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
     import gzip
     import json
 
@@ -145,20 +145,29 @@ def test_incremental_web_events_equal_a_full_refresh(settings):
     with gzip.open(settings.landing_dir / "web" / DAYS[2].isoformat() /
                    "events_20261103_late.ndjson.gz", "wt") as fh:
         fh.writelines(json.dumps({**e, "user_agent": "resent"}) + "\n" for e in resent)
-    select = ["--select", "+int_web__events"]
+    for source in ("catalogue", "crm", "orders"):
+        ingest_source(settings, source, DAYS[:4])
     ingest_source(settings, "web", DAYS[:2])
-    run_dbt(settings, ["build", *select], as_of=AS_OF)
+    run_dbt(settings, ["build"], as_of=AS_OF)
     ingest_source(settings, "web", DAYS[2:4])
-    run_dbt(settings, ["build", *select], as_of=AS_OF)  # incremental: only the new loads
-    query = "select * exclude (_loaded_at) from intermediate.int_web__events order by event_id"
+    run_dbt(settings, ["build"], as_of=AS_OF)  # incremental: only the new loads
+    marts = ("customer_needs", "design_customer_briefs", "design_demand", "design_unmet_demand")
+    queries = {"events": "select * exclude (_loaded_at) from intermediate.int_web__events "
+                         "order by event_id",
+               **{m: f"select * from marts.{m} order by all" for m in marts}}
+
+    def snapshot() -> dict[str, list]:
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
+            return {name: c.execute(q).fetchall() for name, q in queries.items()}
+
+    incremental = snapshot()
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
-        incremental = c.execute(query).fetchall()
         raw_distinct = c.execute("select count(distinct event_id) from raw.web_events").fetchone()
-    run_dbt(settings, ["build", *select, "--full-refresh"], as_of=AS_OF)
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
-        full = c.execute(query).fetchall()
-    assert len(incremental) == raw_distinct[0]
-    assert incremental == full
+    run_dbt(settings, ["build", "--full-refresh"], as_of=AS_OF)
+    full = snapshot()
+    assert len(incremental["events"]) == raw_distinct[0]
+    assert all(incremental[m] for m in marts)
+    assert incremental == full, "incremental and full refresh give the same events and marts"
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
         assert c.execute("select count(*) from raw.web_events where user_agent = 'resent'"
                          ).fetchone()[0] == 5
