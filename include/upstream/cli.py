@@ -53,9 +53,12 @@ def _publish_show(args: argparse.Namespace) -> int:
     db = settings.published_db
     print(f"\nPublished design database (read-only for designers): {db}")
     print("Try, for example:")
-    print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{db}', read_only=True)"
-          ".sql('select category, size, colour, units, customer_count from design_demand "
-          "order by units desc limit 10'))\"")
+    for sql in ("select category, size, colour, material, fit, units, units_previous, trend, "
+                "customer_count from design_demand order by units desc limit 10",
+                "select left(customer_key, 12) as customer, brief from design_customer_briefs "
+                "limit 5"):
+        print(f"  .venv/bin/python -c \"import duckdb; con = duckdb.connect('{db}', "
+              f"read_only=True); con.sql('{sql}').show(max_width=200)\"")
     return 0
 
 
