@@ -44,8 +44,9 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert _served_version(s) == 2
     folder = s.versions_dir / "v000002"
     assert sorted(second["checksums"]) == [
-        "design.duckdb", "feeds/customer_needs.parquet", "feeds/design_demand.parquet",
-        "feeds/design_fit_issues.parquet", "feeds/design_unmet_demand.parquet"]
+        "design.duckdb", "feeds/customer_needs.parquet", "feeds/design_customer_briefs.parquet",
+        "feeds/design_demand.parquet", "feeds/design_fit_issues.parquet",
+        "feeds/design_unmet_demand.parquet"]
     for rel, digest in second["checksums"].items():
         assert pub.sha256_of(folder / rel) == digest
     con = duckdb.connect()
