@@ -171,8 +171,10 @@ def _reason_expr(contract: Contract, extra_casts: list[str], day: date) -> str:
 Staged = tuple[list[str], str]  # extra columns, schema fingerprint
 
 
-def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> Staged:
-    """Parse a CSV into temp table _parsed (+ _rejects); return extra columns and fingerprint."""
+def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
+               day: date) -> Staged:
+    """Parse a CSV into temp table _parsed with each row's quarantine reason (+ _rejected for
+    lines the reader refused); return extra columns and the schema fingerprint."""
     opts = contract.csv_options
     encoding = str(opts.get("encoding", "utf-8"))
     delim = str(opts.get("delim", ","))
@@ -194,15 +196,17 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
               for c in contract.columns]
     extra_json = ("json_object(" + ", ".join(f"{sql_literal(e)}, {_ident(e)}" for e in extra) + ")"
                   if extra else "null::json")
+    reason = _reason_expr(contract, [], day)
     con.execute(
         f"""create or replace temp table _parsed as
+        select *, {reason} as _reason from (
         select row_number() over () as _record_no, null::bigint as _line_no,
-               {', '.join(select)}, {extra_json} as _extra, null::varchar as _cast_reason
+               {', '.join(select)}, {extra_json} as _extra
         from read_csv({sql_literal(str(path))}, columns={columns}, header=true,
              delim={sql_literal(delim)}, quote={sql_literal(str(opts.get('quote', '"')))},
              escape={sql_literal(str(opts.get('escape', '"')))}, encoding={sql_literal(encoding)},
              auto_detect=false, strict_mode=true, store_rejects=true,
-             rejects_table='_rejects', rejects_scan='_rejects_scan')"""
+             rejects_table='_rejects', rejects_scan='_rejects_scan'))"""
     )
     con.execute(
         """create or replace temp table _rejected as
@@ -215,11 +219,13 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -
     return extra, hashlib.sha256(",".join(header).encode()).hexdigest()[:16]
 
 
-def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path) -> Staged:
+def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
+                  day: date) -> Staged:
     """Read NDJSON lines as text; invalid JSON and uncastable values are quarantined.
 
     Each line is parsed once, by ``json_transform`` into a struct of strings (``try`` turns a
-    broken document into NULL; a line not starting with ``{`` is not an object), then cast.
+    broken document into NULL; a line not starting with ``{`` is not an object), cast, and
+    judged (the quarantine reason) in the same statement, so the inserts only filter.
     """
     schema = json.dumps({c.name: "VARCHAR" for c in contract.columns})
     # Two statements on purpose: numbering lines needs one ordered pass over the (gzip) stream,
@@ -230,19 +236,6 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
         from read_csv({sql_literal(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
              delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false)"""
     )
-    con.execute(
-        f"""create or replace temp table _lines as
-        select _line_no, line,
-               case when starts_with(ltrim(line), '{{')
-                    then try(json_transform(line, {sql_literal(schema)})) end as s
-        from _text"""
-    )
-    con.execute("drop table temp._text")
-    keys = [r[0] for r in con.execute(
-        "select distinct unnest(json_keys(line)) from _lines where s is not null order by 1"
-    ).fetchall()]
-    names = set(contract.names)
-    extra = [k for k in keys if k not in names]
     cols, casts = [], []
     for c in contract.columns:
         field = f"s.{_ident(c.name)}"
@@ -252,15 +245,32 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
         cols.append(f"try_cast({field} as {c.type}) as {_ident(c.name)}")
         casts.append(f"when {field} is not null and try_cast({field} as {c.type}) is null "
                      f"then 'bad_type:{c.name}'")
+    cast_reason = f"case {' '.join(casts)} end" if casts else "null::varchar"
+    reason = _reason_expr(contract, ["when _cast_reason is not null then _cast_reason"], day)
+    con.execute(
+        f"""create or replace temp table _lines as
+        select *, case when _is_object then {reason} end as _reason from (
+            select _line_no, line, s is not null as _is_object, {', '.join(cols)},
+                   {cast_reason} as _cast_reason
+            from (select _line_no, line,
+                         case when starts_with(ltrim(line), '{{')
+                              then try(json_transform(line, {sql_literal(schema)})) end as s
+                  from _text))"""
+    )
+    con.execute("drop table temp._text")
+    keys = [r[0] for r in con.execute(
+        "select distinct unnest(json_keys(line)) from _lines where _is_object order by 1"
+    ).fetchall()]
+    names = set(contract.names)
+    extra = [k for k in keys if k not in names]
     extra_json = ("json_object(" + ", ".join(
         f"{sql_literal(e)}, json_extract(line, {sql_literal('$.' + json.dumps(e))})" for e in extra
     ) + ")") if extra else "null::json"
-    cast_reason = f"case {' '.join(casts)} end" if casts else "null::varchar"
-    con.execute(  # a view: casting the struct's fields again is cheaper than a third copy
+    con.execute(
         f"""create or replace temp view _parsed as
-        select _line_no as _record_no, _line_no, {', '.join(cols)}, {extra_json} as _extra,
-               {cast_reason} as _cast_reason
-        from _lines where s is not null"""
+        select _line_no as _record_no, _line_no, {', '.join(_ident(n) for n in contract.names)},
+               {extra_json} as _extra, _reason
+        from _lines where _is_object"""
     )
     con.execute(
         """create or replace temp table _rejected as
@@ -268,7 +278,7 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
                case when line is null or trim(line) = '' then 'empty_line'
                     when json_valid(line) then 'json_not_an_object' else 'invalid_json' end
                    as reason
-        from _lines where s is null"""
+        from _lines where not _is_object"""
     )
     return extra, hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
 
@@ -333,11 +343,11 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
     try:
         stage = _stage_csv if contract.format == "csv" else _stage_ndjson
         try:
-            extra, fingerprint = stage(con, contract, path)
+            extra, fingerprint = stage(con, contract, path, day)
         except duckdb.Error as exc:
             raise LandingError(f"{path} cannot be parsed as {contract.format}: {exc}") from exc
         result.extra_columns = extra
-        _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel, day=day,
+        _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel,
                              replaces=last_version > 0)
         result.seconds = round(time.time() - started, 3)
         if result.rows_read == 0 and not contract.allow_empty:
@@ -394,14 +404,10 @@ def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id: str,
-                         rel: str, day: date, replaces: bool) -> None:
+                         rel: str, replaces: bool) -> None:
     """Write the staged file's good rows to raw and its bad rows to quarantine, and check
     read = loaded + quarantined against the rows actually inserted."""
-    reason = _reason_expr(contract, ["when _cast_reason is not null then _cast_reason"], day)
     row_json = ", ".join(f"{sql_literal(c)}, {_ident(c)}" for c in contract.names)
-    # a view: the reason is cheap to evaluate twice, a third copy of the file is not
-    con.execute(f"create or replace temp view _checked as select *, {reason} as _reason "
-                "from _parsed")
     if replaces:  # a new version of a known path replaces the old version's rows
         con.execute(f"delete from raw.{contract.table} where _source_file = ?", [rel])
         con.execute("delete from raw._quarantine where source_file = ?", [rel])
@@ -412,14 +418,14 @@ def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id
         "from _rejected", [load_id, contract.table, rel]).fetchone()[0]
     bad = con.execute(
         "insert into raw._quarantine select ?, ?, ?, _line_no, _record_no, "
-        f"json_object({row_json})::varchar, _reason from _checked where _reason is not null",
+        f"json_object({row_json})::varchar, _reason from _parsed where _reason is not null",
         [load_id, contract.table, rel]).fetchone()[0]
     cols = ", ".join(_ident(c) for c in contract.names)
     loaded = con.execute(
         f"insert into raw.{contract.table} ({cols}, _extra, _load_id, _source_file, _record_no) "
-        f"select {cols}, _extra, ?, ?, _record_no from _checked where _reason is null",
+        f"select {cols}, _extra, ?, ?, _record_no from _parsed where _reason is null",
         [load_id, rel]).fetchone()[0]
-    parsed = con.execute("select count(*) from _checked").fetchone()[0]
+    parsed = con.execute("select count(*) from _parsed").fetchone()[0]
     result.rows_read = parsed + con.execute("select count(*) from _rejected").fetchone()[0]
     result.rows_quarantined = bad + rejected
     result.rows_loaded = loaded
