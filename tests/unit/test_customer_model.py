@@ -19,7 +19,8 @@ run is as of 2026-11-15 with a 7-day demand window and k = 2. The people:
   one person without consent, so never profiled.
 - Ivo (C11) chose collar=mandarin three times and collar=classic once in the configurator and
   bought a made-to-order shirt with collar=mandarin at 30 % off.
-- Jo (C12) viewed an out-of-stock dress size twice and left trousers in a cart.
+- Jo (C12) viewed an out-of-stock dress size twice, left trousers in a cart and searched for
+  a phone number (counted, but the text is personal data and is not kept).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ EVENTS = {
         _event(6, "product_view", "2026-11-08T09:00:00+00:00", "J1", "SJ1", "C12", "SKU-C", "XS"),
         _event(7, "product_view", "2026-11-08T09:01:00+00:00", "J1", "SJ1", "C12", "SKU-C", "XS"),
         _event(8, "add_to_cart", "2026-11-08T09:02:00+00:00", "J1", "SJ1", "C12", "SKU-B", "M"),
+        _event(15, "search", "2026-11-08T09:03:00+00:00", "J1", "SJ1", "C12",
+               query="call me 0151 2345678", results=0),
         *[_event(9 + i, "configurator_change", f"2026-11-08T14:0{i}:00+00:00", "I1", "SI1", "C11",
                  "SKU-A", option=opt)
           for i, opt in enumerate(["collar=mandarin", "collar=classic", "collar=mandarin",
@@ -264,6 +267,8 @@ def test_unmet_demand_per_customer(model):
     assert (dan["zero_result_searches"], json.loads(dan["unmet_queries"])) == (
         2, ["vegan leather jacket"])
     assert (jo["out_of_stock_size_views"], jo["abandoned_cart_items"]) == (2, 1)
+    # a query that is a phone number counts as a search, but its text is not kept
+    assert (jo["zero_result_searches"], jo["unmet_queries"]) == (1, None)
     assert needs["C11"]["abandoned_cart_items"] == 0, "Ivo checked out"
 
 

@@ -143,9 +143,11 @@ unmet as (
         count(*) filter (
             where events.event_type = 'search' and events.result_count = 0
         ) as zero_result_searches,
+        -- a query that looks like an email or a phone number is personal data, not a need
         to_json(list(distinct events.search_query order by events.search_query) filter (
             where events.event_type = 'search' and events.result_count = 0
                 and events.search_query is not null
+                and not regexp_matches(events.search_query, '@|[0-9][0-9 ./-]{5,}[0-9]')
         ))::varchar as unmet_queries,
         count(*) filter (
             where events.event_type in ('product_view', 'add_to_cart', 'wishlist')
