@@ -56,8 +56,11 @@ services-down: ## stop what services-up started (by pid) and PostgreSQL
 services-status: ## which components run, and the API's health
 	@./scripts/services.sh status
 
-lint: venv ## ruff
+lint: venv ## ruff on Python, sqlfluff (dbt templater, duckdb dialect) on the dbt SQL
 	$(BIN)/ruff check include dags tests
+	cd dbt_project && UPSTREAM_WAREHOUSE=$(CURDIR)/.tmp/lint/lint.duckdb \
+	  DBT_TARGET_PATH=$(CURDIR)/.tmp/lint/target DBT_LOG_PATH=$(CURDIR)/.tmp/lint/logs \
+	  $(CURDIR)/$(BIN)/sqlfluff lint models snapshots --processes 2 --disable-progress-bar
 
 clean: ## remove generated data, publications and the local Airflow home
 	rm -rf data published .airflow

@@ -17,7 +17,10 @@ identity_map as (
 ),
 
 returns as (
-    select order_line_id, sum(quantity) as returned_quantity, min(reason_code) as return_reason
+    select
+        order_line_id,
+        sum(quantity) as returned_quantity,
+        min(reason_code) as return_reason
     from {{ ref('stg_erp__returns') }}
     group by order_line_id
 ),
@@ -33,8 +36,10 @@ final as (
         -- counted in aggregates, never profiled
         coalesce(
             identity_map.person_id,
-            case when orders.is_guest_order then 'guest_order:' || orders.order_id
-                else 'crm:' || orders.customer_id end
+            case
+                when orders.is_guest_order then 'guest_order:' || orders.order_id
+                else 'crm:' || orders.customer_id
+            end
         ) as person_id,
         coalesce(identity_map.is_known_customer, false) as is_known_customer,
         orders.ordered_at,

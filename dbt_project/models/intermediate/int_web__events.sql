@@ -7,8 +7,12 @@
 with events as (
     select * from {{ ref('stg_web__events') }}
     {% if is_incremental() %}
-    where _loaded_at > (select coalesce(max(_loaded_at), '-infinity'::timestamptz) from {{ this }})
-        and event_id not in (select event_id from {{ this }})
+        where
+            _loaded_at > (
+                select coalesce(max(loaded._loaded_at), '-infinity'::timestamptz)
+                from {{ this }} as loaded
+            )
+            and event_id not in (select known.event_id from {{ this }} as known)
     {% endif %}
 ),
 

@@ -36,9 +36,9 @@ sizes as (
     select
         person_id,
         to_json(map(list(category order by category), list(recommended_size order by category)))
-            ::varchar as sizes_by_category,
+        ::varchar as sizes_by_category,
         to_json(map(list(category order by category), list(confidence order by category)))
-            ::varchar as size_confidence_by_category
+        ::varchar as size_confidence_by_category
     from fit
     group by person_id
 ),
@@ -47,12 +47,15 @@ sizes as (
 -- that attribute; the top 3 values are kept (ties by name)
 attribute_weights as (
     {% for dimension in dimensions %}
-    select person_id, '{{ dimension }}' as dimension, {{ dimension }} as value,
-        sum(recency_weight) as weight
-    from signals
-    where {{ dimension }} is not null
-    group by person_id, {{ dimension }}
-    {% if not loop.last %}union all{% endif %}
+        select
+            person_id,
+            '{{ dimension }}' as dimension,
+            {{ dimension }} as value,
+            sum(recency_weight) as weight
+        from signals
+        where {{ dimension }} is not null
+        group by person_id, {{ dimension }}
+        {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
 
@@ -64,7 +67,7 @@ attribute_shares as (
         round(weight / sum(weight) over (partition by person_id, dimension), 3) as share
     from attribute_weights
     qualify row_number() over (
-        partition by person_id, dimension order by weight desc, value
+        partition by person_id, dimension order by weight desc, value asc
     ) <= 3
 ),
 
@@ -72,10 +75,12 @@ affinities as (
     select
         person_id,
         {% for dimension in dimensions %}
-        to_json(map(
-            list(value order by share desc, value) filter (where dimension = '{{ dimension }}'),
-            list(share order by share desc, value) filter (where dimension = '{{ dimension }}')
-        ))::varchar as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
+            to_json(map(
+                list(value order by share desc, value asc)
+                filter (where dimension = '{{ dimension }}'),
+                list(share order by share desc, value asc)
+                filter (where dimension = '{{ dimension }}')
+            ))::varchar as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
         {% endfor %}
     from attribute_shares
     group by person_id
@@ -110,31 +115,40 @@ purchases as (
 
 -- options chosen in the configurator and configured on made-to-order lines, most used first
 options_used as (
-    select person_id, option_chosen as option_value, count(*) as times
+    select
+        person_id,
+        option_chosen as option_value,
+        count(*) as times
     from (
-        select person_id, option_name || '=' || option_value as option_chosen
+        select
+            person_id,
+            option_name || '=' || option_value as option_chosen
         from events
-        where is_known_customer and event_type = 'configurator_change'
+        where
+            is_known_customer and event_type = 'configurator_change'
             and option_name is not null
         union all
-        select person_id, unnest(string_split(configured_options, '|'))
+        select
+            person_id,
+            unnest(string_split(configured_options, '|')) as option_chosen
         from order_lines
         where is_known_customer and is_made_to_order and configured_options is not null
-    )
+    ) as chosen
     group by person_id, option_chosen
 ),
 
 top_options as (
     select
         person_id,
-        to_json(list(option_value order by times desc, option_value)[1:3])::varchar
+        to_json(list(option_value order by times desc, option_value asc)[1:3])::varchar
             as top_options
     from options_used
     group by person_id
 ),
 
 checked_out_sessions as (
-    select distinct session_id from events where event_type = 'checkout'
+    select distinct session_id from events
+    where event_type = 'checkout'
 ),
 
 unmet as (
@@ -146,13 +160,13 @@ unmet as (
         -- a query that looks like an email or a phone number is personal data, not a need
         to_json(list(distinct events.search_query order by events.search_query) filter (
             where events.event_type = 'search' and events.result_count = 0
-                and events.search_query is not null
-                and not regexp_matches(events.search_query, '@|[0-9][0-9 ./-]{5,}[0-9]')
+            and events.search_query is not null
+            and not regexp_matches(events.search_query, '@|[0-9][0-9 ./-]{5,}[0-9]')
         ))::varchar as unmet_queries,
         count(*) filter (
             where events.event_type in ('product_view', 'add_to_cart', 'wishlist')
-                and events.size is not null
-                and not list_contains(products.in_stock_sizes, events.size)
+            and events.size is not null
+            and not list_contains(products.in_stock_sizes, events.size)
         ) as out_of_stock_size_views,
         count(*) filter (
             where events.event_type = 'add_to_cart' and checked_out_sessions.session_id is null
@@ -188,7 +202,7 @@ final as (
         sizes.size_confidence_by_category,
         golden.preferred_fit as stated_fit,
         {% for dimension in dimensions %}
-        affinities.{{ dimension }}_affinity,
+            affinities.{{ dimension }}_affinity,
         {% endfor %}
         round(purchases.median_unit_price_eur, 2)::decimal(10, 2) as median_unit_price_eur,
         case
@@ -223,7 +237,8 @@ final as (
             when purchases.person_id is null then 'prospect'
             when rfm.recency_days > 180 then 'lapsed'
             when rfm.recency_days > 90 then 'lapsing'
-            when purchases.order_count = 1
+            when
+                purchases.order_count = 1
                 and date_diff('day', purchases.first_order_date, date '{{ as_of }}') <= 30
                 then 'new'
             else 'active'

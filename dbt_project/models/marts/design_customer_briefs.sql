@@ -4,7 +4,8 @@
 -- Published with customer_id replaced by the keyed pseudonymous customer_key.
 with needs as (
     select * from {{ ref('customer_needs') }}
-    where order_count > 0 or category_affinity is not null or top_options is not null
+    where
+        order_count > 0 or category_affinity is not null or top_options is not null
         or sizes_by_category is not null or unmet_queries is not null
 ),
 
@@ -34,19 +35,33 @@ final as (
         discount_sensitivity,
         made_to_order_share,
         unmet_queries,
-        concat_ws('; ',
+        concat_ws(
+            '; ',
             case when len(size_categories) > 0 then 'sizes ' || array_to_string(
-                list_transform(size_categories, lambda c: c || ' ' || (sizes_by_category ->> c)
-                    || ' (' || (size_confidence_by_category ->> c) || ')'), ', ') end,
+                list_transform(
+                    size_categories, lambda c: c || ' ' || (sizes_by_category ->> c)
+                    || ' (' || (size_confidence_by_category ->> c) || ')'
+                ), ', '
+            ) end,
             case when preferred_fit is not null then preferred_fit || ' fit' end,
-            case when len(top_colours) > 0 then 'colours ' || array_to_string(top_colours, ', ') end,
-            case when len(top_materials) > 0
-                then 'materials ' || array_to_string(top_materials, ', ') end,
-            case when len(option_list) > 0 then 'options ' || array_to_string(option_list, ', ') end,
-            case when price_band is not null
-                then price_band || ' price, ' || discount_sensitivity || ' discount sensitivity' end,
-            case when len(query_list) > 0
-                then 'looked for ' || array_to_string(query_list, ', ') || ' (not found)' end
+            case
+                when len(top_colours) > 0 then 'colours ' || array_to_string(top_colours, ', ')
+            end,
+            case
+                when len(top_materials) > 0
+                    then 'materials ' || array_to_string(top_materials, ', ')
+            end,
+            case
+                when len(option_list) > 0 then 'options ' || array_to_string(option_list, ', ')
+            end,
+            case
+                when price_band is not null
+                    then price_band || ' price, ' || discount_sensitivity || ' discount sensitivity'
+            end,
+            case
+                when len(query_list) > 0
+                    then 'looked for ' || array_to_string(query_list, ', ') || ' (not found)'
+            end
         ) as brief
     from parsed
 )

@@ -15,7 +15,8 @@ with order_lines as (
 
 events as (
     select * from {{ ref('int_web__events_attributed') }}
-    where occurred_at >= {{ window_start }} and occurred_at < date '{{ as_of }}'
+    where
+        occurred_at >= {{ window_start }} and occurred_at < date '{{ as_of }}'
         and event_type in ('product_view', 'add_to_cart', 'wishlist') and size is not null
 ),
 
@@ -43,15 +44,15 @@ signals as (
     select
         products.category,
         events.size,
-        coalesce(products.colour, 'unknown'),
-        coalesce(products.material, 'unknown'),
-        coalesce(products.fit, 'unknown'),
+        coalesce(products.colour, 'unknown') as colour,
+        coalesce(products.material, 'unknown') as material,
+        coalesce(products.fit, 'unknown') as fit,
         events.person_id,
-        true,
-        events.event_type,
-        null,
-        null,
-        null
+        true as is_current,
+        events.event_type as signal,
+        null as order_id,
+        null as quantity,
+        null as line_amount_eur
     from events
     inner join products on events.sku = products.sku
 ),
@@ -91,8 +92,10 @@ final as (
         cart_adds::integer as cart_adds,
         wishlist_adds::integer as wishlist_adds,
         units_previous::integer as units_previous,
-        case when units_previous > 0
-            then round((units - units_previous) / units_previous, 3) end as units_change,
+        case
+            when units_previous > 0
+                then round((units - units_previous) / units_previous, 3)
+        end as units_change,
         case
             when units_previous = 0 and units = 0 then 'no_sales'
             when units_previous = 0 then 'new'

@@ -10,7 +10,10 @@ returns as (
 ),
 
 sold as (
-    select sku, category, sum(quantity) as units_sold
+    select
+        sku,
+        category,
+        sum(quantity) as units_sold
     from lines
     group by sku, category
 ),

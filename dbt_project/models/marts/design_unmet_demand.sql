@@ -33,14 +33,16 @@ out_of_stock_views as (
         count(distinct events.person_id) as visitor_count
     from events
     inner join products on events.sku = products.sku
-    where events.event_type in ('product_view', 'add_to_cart', 'wishlist')
+    where
+        events.event_type in ('product_view', 'add_to_cart', 'wishlist')
         and events.size is not null
         and not list_contains(products.in_stock_sizes, events.size)
     group by events.sku, products.category, events.size
 ),
 
 checked_out_sessions as (
-    select distinct session_id from events where event_type = 'checkout'
+    select distinct session_id from events
+    where event_type = 'checkout'
 ),
 
 abandoned_carts as (

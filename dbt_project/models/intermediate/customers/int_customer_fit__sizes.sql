@@ -26,7 +26,10 @@ size_chart as (
 ),
 
 size_range as (
-    select category, min(size_rank) as min_rank, max(size_rank) as max_rank
+    select
+        category,
+        min(size_rank) as min_rank,
+        max(size_rank) as max_rank
     from size_chart
     group by category
 ),
@@ -49,7 +52,8 @@ return_votes as (
         order_lines.category,
         least(greatest(
             size_chart.size_rank + case returns.reason_code when 'too_small' then 1 else -1 end,
-            size_range.min_rank), size_range.max_rank) as size_rank,
+            size_range.min_rank
+        ), size_range.max_rank) as size_rank,
         returns.quantity as votes,
         'return_correction' as evidence
     from returns
@@ -69,9 +73,10 @@ measurement_votes as (
         'measurement' as evidence
     from golden
     inner join size_chart
-        on case size_chart.measure when 'chest' then golden.chest_cm else golden.waist_cm end
+        on
+            case size_chart.measure when 'chest' then golden.chest_cm else golden.waist_cm end
             >= size_chart.min_cm
-        and case size_chart.measure when 'chest' then golden.chest_cm else golden.waist_cm end
+            and case size_chart.measure when 'chest' then golden.chest_cm else golden.waist_cm end
             < size_chart.max_cm
 ),
 
@@ -84,7 +89,11 @@ votes as (
 ),
 
 per_size as (
-    select person_id, category, size_rank, sum(votes) as votes
+    select
+        person_id,
+        category,
+        size_rank,
+        sum(votes) as votes
     from votes
     where votes > 0
     group by person_id, category, size_rank
@@ -123,11 +132,13 @@ final as (
         coalesce(evidence.has_measurement, false) as has_measurement
     from per_category
     inner join size_chart
-        on per_category.category = size_chart.category
-        and per_category.size_rank = size_chart.size_rank
+        on
+            per_category.category = size_chart.category
+            and per_category.size_rank = size_chart.size_rank
     inner join evidence
-        on per_category.person_id = evidence.person_id
-        and per_category.category = evidence.category
+        on
+            per_category.person_id = evidence.person_id
+            and per_category.category = evidence.category
 )
 
 select * from final

@@ -25,7 +25,7 @@ records as (
         identity_map.person_id,
         customers.*
     from customers
-    inner join identity_map on identity_map.identifier_value = customers.customer_id
+    inner join identity_map on customers.customer_id = identity_map.identifier_value
 ),
 
 newest_order_country as (

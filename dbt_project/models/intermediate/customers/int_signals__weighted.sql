@@ -36,36 +36,42 @@ web_signals as (
         products.material,
         products.fit,
         events.size,
-        case when events.option_name is not null
-            then events.option_name || '=' || events.option_value end as option_chosen,
+        case
+            when events.option_name is not null
+                then events.option_name || '=' || events.option_value
+        end as option_chosen,
         1 as units
     from events
     inner join products on events.sku = products.sku
-    where events.event_type in (select signal from weights)
+    where events.event_type in (select weights.signal from weights)
 ),
 
 purchase_signals as (
     select
-        person_id,
-        is_known_customer,
-        signal,
+        order_lines.person_id,
+        order_lines.is_known_customer,
+        split.signal,
         'order' as channel,
-        ordered_at as occurred_at,
-        sku,
-        category,
-        colour,
-        material,
-        fit,
-        size,
+        order_lines.ordered_at as occurred_at,
+        order_lines.sku,
+        order_lines.category,
+        order_lines.colour,
+        order_lines.material,
+        order_lines.fit,
+        order_lines.size,
         null::varchar as option_chosen,
-        units
+        split.units
     from order_lines,
         lateral (
-            select 'purchase_kept' as signal, quantity - returned_quantity as units
+            select
+                'purchase_kept' as signal,
+                order_lines.quantity - order_lines.returned_quantity as units
             union all
-            select 'purchase_returned', returned_quantity
-        )
-    where units > 0
+            select
+                'purchase_returned' as signal,
+                order_lines.returned_quantity as units
+        ) as split
+    where split.units > 0
 ),
 
 signals as (

@@ -28,7 +28,9 @@ phone_owners as (
 ),
 
 logins as (
-    select distinct anonymous_id, customer_id
+    select distinct
+        anonymous_id,
+        customer_id
     from events
     where event_type = 'login' and customer_id is not null and not is_bot
 ),
@@ -41,19 +43,28 @@ devices as (
 ),
 
 edges as (
-    select 'crm:' || customer_id as from_id, 'email:' || email as to_id, 'crm_email' as rule
+    select
+        'crm:' || customer_id as from_id,
+        'email:' || email as to_id,
+        'crm_email' as rule
     from customers
     where email is not null
 
     union all
 
-    select 'crm:' || customers.customer_id, 'phone:' || customers.phone_e164, 'crm_phone'
+    select
+        'crm:' || customers.customer_id as from_id,
+        'phone:' || customers.phone_e164 as to_id,
+        'crm_phone' as rule
     from customers
     inner join phone_owners on customers.phone_e164 = phone_owners.phone_e164
 
     union all
 
-    select 'anon:' || logins.anonymous_id, 'crm:' || logins.customer_id, 'web_login'
+    select
+        'anon:' || logins.anonymous_id as from_id,
+        'crm:' || logins.customer_id as to_id,
+        'web_login' as rule
     from logins
     inner join devices on logins.anonymous_id = devices.anonymous_id
     -- only living CRM records: an erased customer's logins link nobody
@@ -61,13 +72,19 @@ edges as (
 
     union all
 
-    select 'guest_order:' || order_id, 'email:' || guest_email, 'guest_email'
+    select
+        'guest_order:' || order_id as from_id,
+        'email:' || guest_email as to_id,
+        'guest_email' as rule
     from orders
     where is_guest_order and guest_email is not null
 ),
 
 final as (
-    select distinct from_id, to_id, rule
+    select distinct
+        from_id,
+        to_id,
+        rule
     from edges
 )
 

@@ -5,9 +5,15 @@
 -- ('guest_order:O…', never an email or phone): it stays the same when new identifiers join,
 -- and when two people merge the older CRM id wins.
 with recursive edges as (
-    select from_id as a, to_id as b from {{ ref('int_identity__edges') }}
+    select
+        from_id as a,
+        to_id as b
+    from {{ ref('int_identity__edges') }}
     union
-    select to_id, from_id from {{ ref('int_identity__edges') }}
+    select
+        to_id,
+        from_id
+    from {{ ref('int_identity__edges') }}
 ),
 
 customers as (
@@ -21,9 +27,14 @@ nodes as (
 ),
 
 reach (node, reached) as (
-    select node, node from nodes
+    select
+        node,
+        node as reached
+    from nodes
     union
-    select reach.node, edges.b
+    select
+        reach.node,
+        edges.b
     from reach
     inner join edges on reach.reached = edges.a
 ),

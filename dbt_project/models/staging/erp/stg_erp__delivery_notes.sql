@@ -7,7 +7,13 @@ latest as (
 ),
 
 final as (
-    select delivery_id, order_id, shipped_at, delivered_at, carrier, status
+    select
+        delivery_id,
+        order_id,
+        shipped_at,
+        delivered_at,
+        carrier,
+        status
     from latest
 )
 

@@ -7,7 +7,13 @@ latest as (
 ),
 
 final as (
-    select return_id, order_line_id, returned_at, quantity, reason_code, free_text
+    select
+        return_id,
+        order_line_id,
+        returned_at,
+        quantity,
+        reason_code,
+        free_text
     from latest
 )
 
