@@ -5,12 +5,15 @@ Expected values are computed independently with pandas from the generated landin
 
 from __future__ import annotations
 
+import email
 import hashlib
 import json
 import os
 import shutil
+import socketserver
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import duckdb
@@ -152,8 +155,55 @@ def test_second_run_for_the_same_day_changes_no_data(env):
     assert after["publication"].iloc[0]["version"] == 2
 
 
-def test_failed_gate_fails_the_run_and_keeps_the_publication(env, tmp_path):
+@pytest.fixture
+def smtp_server():
+    """A minimal SMTP server on 127.0.0.1 that keeps what it receives (envelope and message)."""
+    received: list[dict] = []
+
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self):
+            self.wfile.write(b"220 127.0.0.1 ESMTP test\r\n")
+            mail: dict = {"rcpt": [], "data": []}
+            in_data = False
+            for line in self.rfile:
+                if in_data:
+                    if line.rstrip(b"\r\n") == b".":
+                        in_data = False
+                        received.append({"rcpt": mail["rcpt"],
+                                         "message": email.message_from_bytes(b"".join(mail["data"]))})
+                        self.wfile.write(b"250 OK\r\n")
+                    else:
+                        mail["data"].append(line[1:] if line.startswith(b"..") else line)
+                    continue
+                verb = line[:4].upper()
+                if verb == b"RCPT":
+                    mail["rcpt"].append(line.split(b":", 1)[1].strip().strip(b"<>").decode())
+                if verb == b"DATA":
+                    in_data = True
+                    self.wfile.write(b"354 go ahead\r\n")
+                elif verb == b"QUIT":
+                    self.wfile.write(b"221 bye\r\n")
+                    return
+                else:  # EHLO, HELO, MAIL, RCPT, RSET, NOOP
+                    self.wfile.write(b"250 OK\r\n")
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], received
+    server.shutdown()
+    server.server_close()
+
+
+def test_failed_gate_fails_the_run_and_keeps_the_publication(env, tmp_path, smtp_server):
     env, root = env
+    port, mails = smtp_server
+    env = {**env, "UPSTREAM_ALERT_EMAIL": "design-oncall@upstream.example",
+           "AIRFLOW__SMTP__SMTP_HOST": "127.0.0.1", "AIRFLOW__SMTP__SMTP_PORT": str(port),
+           "AIRFLOW__SMTP__SMTP_STARTTLS": "False", "AIRFLOW__SMTP__SMTP_SSL": "False",
+           "AIRFLOW__SMTP__SMTP_MAIL_FROM": "upstream@upstream.example",
+           "AIRFLOW__SMTP__SMTP_RETRY_LIMIT": "1"}
     db = root / "published" / "design.duckdb"
     before = hashlib.sha256(db.read_bytes()).hexdigest()
     # Same code, one stricter suite: customer_needs may hold at most one row.
@@ -172,3 +222,11 @@ def test_failed_gate_fails_the_run_and_keeps_the_publication(env, tmp_path):
     assert "customer_needs: expect_table_row_count_to_be_between" in output
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert json.loads((root / "published" / "manifest.json").read_text())["version"] == 2
+    # the failure callback mailed the on-call address through Airflow's SMTP settings
+    gate_mails = [m for m in mails if "gate failed" in m["message"]["Subject"]]
+    assert gate_mails, [m["message"]["Subject"] for m in mails] or output[-3000:]
+    mail = gate_mails[0]
+    assert mail["rcpt"] == ["design-oncall@upstream.example"]
+    assert mail["message"]["Subject"] == "[upstream] upstream_daily.gate failed"
+    body = mail["message"].get_payload(0).get_payload(decode=True).decode()
+    assert "customer_needs: expect_table_row_count_to_be_between" in body
