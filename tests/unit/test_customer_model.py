@@ -302,3 +302,60 @@ def test_aggregates_count_people_and_suppress_cells_below_k(model):
     assert fit == [{"sku": "SKU-B", "reason_code": "too_small", "units_returned": 2,
                     "units_sold": 4, "return_rate": 0.5, "customer_count": 2}]
     assert not math.isnan(cell["units_change"])
+
+
+def test_person_keys_stay_stable_when_new_identifiers_join(tmp_path):
+    """A later day brings a new browser for Ben and a guest order under Ana's email: both join
+    the existing people, and nobody's person id (so nobody's published key) changes."""
+    from upstream.ingest import ingest_source
+    from upstream.transform import run_dbt
+
+    settings = Settings(project_dir=PROJECT_DIR, data_dir=tmp_path / "data",
+                        published_dir=tmp_path / "published", max_reject_rate=0.0,
+                        reject_floor=0, min_group_size=K, pseudonym_secret="fixture-secret",
+                        demand_window_days=7)
+    _write_landing(settings.landing_dir)
+    ingest_source(settings, "catalogue", [DAY1])
+    for source in ("crm", "web", "orders"):
+        ingest_source(settings, source, [DAY1, DAY2])
+    run_dbt(settings, ["build"], as_of=AS_OF)
+    sql = "select identifier, person_id from intermediate.int_identity__map"
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        before = dict(con.execute(sql).fetchall())
+        needs_before = {r[0] for r in con.execute(
+            "select customer_id from marts.customer_needs").fetchall()}
+
+    day3 = date(2026, 11, 9)
+    folder = settings.landing_dir
+    for source in ("crm", "orders", "web"):
+        (folder / source / day3.isoformat()).mkdir(parents=True)
+    (folder / "crm" / "2026-11-09" / "crm_customers_20261109.csv").write_text(CRM_HEADER)
+    (folder / "crm" / "2026-11-09" / "legacy_customers_20261109.csv").write_text(
+        CRM_HEADER.replace(",", ";"))
+    orders_dir = folder / "orders" / "2026-11-09"
+    (orders_dir / "orders_20261109.csv").write_text(
+        ORDERS_HEADER + "O10,,ana@x.eu,2026-11-09 10:00:00+00,EUR,web,AT\n")
+    (orders_dir / "order_lines_20261109.csv").write_text(
+        LINES_HEADER + "O10-1,O10,SKU-D,knitwear,M,grey,wool,regular,,false,1,60.00,0\n")
+    (orders_dir / "returns_20261109.csv").write_text(RETURNS_HEADER)
+    (orders_dir / "delivery_notes_20261109.csv").write_text(
+        "delivery_id,order_id,shipped_at,delivered_at,carrier,status\n")
+    (orders_dir / "invoices_20261109.csv").write_text(
+        "invoice_id,order_id,net_amount,vat_amount,gross_amount,currency,issued_at,paid_at\n")
+    with gzip.open(folder / "web" / "2026-11-09" / "events_20261109.ndjson.gz", "wt") as fh:
+        fh.write(json.dumps(_event(20, "login", "2026-11-09T08:00:00+00:00", "B9", "SB9",
+                                   "C03")) + "\n")
+    for source in ("crm", "web", "orders"):
+        ingest_source(settings, source, [day3])
+    run_dbt(settings, ["build"], as_of=AS_OF)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        after = dict(con.execute(sql).fetchall())
+        ana_orders = con.execute("select order_count from marts.customer_needs "
+                                 "where customer_id = 'C01'").fetchone()[0]
+        needs_after = {r[0] for r in con.execute(
+            "select customer_id from marts.customer_needs").fetchall()}
+
+    assert {k: after[k] for k in before} == before, "no known identifier changed person"
+    assert (after["anon:B9"], after["guest_order:O10"]) == ("C03", "C01")
+    assert needs_after == needs_before
+    assert ana_orders == 3
