@@ -146,37 +146,26 @@ top_options as (
     group by person_id
 ),
 
-checked_out_sessions as (
-    select distinct session_id from events
-    where event_type = 'checkout'
+flagged as (
+    {{ unmet_demand_flags('events', 'products') }}
 ),
 
 unmet as (
     select
-        events.person_id,
-        count(*) filter (
-            where events.event_type = 'search' and events.result_count = 0
-        ) as zero_result_searches,
+        person_id,
+        count(*) filter (where is_search_without_results) as zero_result_searches,
         -- a query that looks like an email or a phone number is personal data, not a need
-        to_json(list(distinct events.search_query order by events.search_query) filter (
-            where events.event_type = 'search' and events.result_count = 0
-            and events.search_query is not null
-            and not regexp_matches(events.search_query, '@|[0-9][0-9 ./-]{5,}[0-9]')
+        to_json(list(distinct search_query order by search_query) filter (
+            where is_search_without_results
+            and search_query is not null
+            and not regexp_matches(search_query, '@|[0-9][0-9 ./-]{5,}[0-9]')
         ))::varchar as unmet_queries,
-        count(*) filter (
-            where events.event_type in ('product_view', 'add_to_cart', 'wishlist')
-            and events.size is not null
-            and not list_contains(products.in_stock_sizes, events.size)
-        ) as out_of_stock_size_views,
-        count(*) filter (
-            where events.event_type = 'add_to_cart' and checked_out_sessions.session_id is null
-        ) as abandoned_cart_items,
-        max(events.occurred_at) as last_web_activity_at
-    from events
-    left join products on events.sku = products.sku
-    left join checked_out_sessions on events.session_id = checked_out_sessions.session_id
-    where events.is_known_customer
-    group by events.person_id
+        count(*) filter (where is_view_of_out_of_stock_size) as out_of_stock_size_views,
+        count(*) filter (where is_abandoned_cart_add) as abandoned_cart_items,
+        max(occurred_at) as last_web_activity_at
+    from flagged
+    where is_known_customer
+    group by person_id
 ),
 
 -- RFM scores 1..5 by percent rank among known buyers (ties share a score); recency in days

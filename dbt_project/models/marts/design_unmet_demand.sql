@@ -10,6 +10,10 @@ products as (
     select * from {{ ref('stg_catalogue__products') }}
 ),
 
+flagged as (
+    {{ unmet_demand_flags('events', 'products') }}
+),
+
 zero_result_searches as (
     select
         'search_without_results' as signal_type,
@@ -18,46 +22,35 @@ zero_result_searches as (
         null::varchar as size,
         count(*) as events,
         count(distinct person_id) as visitor_count
-    from events
-    where event_type = 'search' and result_count = 0 and search_query is not null
+    from flagged
+    where is_search_without_results and search_query is not null
     group by search_query
 ),
 
 out_of_stock_views as (
     select
         'view_of_out_of_stock_size' as signal_type,
-        events.sku as subject,
-        products.category,
-        events.size,
+        sku as subject,
+        category,
+        size,
         count(*) as events,
-        count(distinct events.person_id) as visitor_count
-    from events
-    inner join products on events.sku = products.sku
-    where
-        events.event_type in ('product_view', 'add_to_cart', 'wishlist')
-        and events.size is not null
-        and not list_contains(products.in_stock_sizes, events.size)
-    group by events.sku, products.category, events.size
-),
-
-checked_out_sessions as (
-    select distinct session_id from events
-    where event_type = 'checkout'
+        count(distinct person_id) as visitor_count
+    from flagged
+    where is_view_of_out_of_stock_size
+    group by sku, category, size
 ),
 
 abandoned_carts as (
     select
         'abandoned_cart' as signal_type,
-        products.category as subject,
-        products.category,
-        events.size,
+        category as subject,
+        category,
+        size,
         count(*) as events,
-        count(distinct events.person_id) as visitor_count
-    from events
-    inner join products on events.sku = products.sku
-    left join checked_out_sessions on events.session_id = checked_out_sessions.session_id
-    where events.event_type = 'add_to_cart' and checked_out_sessions.session_id is null
-    group by products.category, events.size
+        count(distinct person_id) as visitor_count
+    from flagged
+    where is_abandoned_cart_add and category is not null  -- a product of the catalogue
+    group by category, size
 ),
 
 signals as (
