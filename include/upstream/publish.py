@@ -42,17 +42,20 @@ from upstream.warehouse import connection
 
 log = logging.getLogger(__name__)
 
+# Per-customer marts: published with customer_id replaced by the keyed pseudonym (one secret
+# parameter each), never with the id itself.
+PSEUDONYMISED = ("customer_needs", "design_customer_briefs")
+
+
+def _pseudonymised(table: str) -> str:
+    return (f"select {PSEUDONYM_SQL.format(column='customer_id')} as customer_key, "
+            f"* exclude (customer_id) from wh.marts.{table} order by customer_key")
+
+
 # Published table -> select over the warehouse (attached as ``wh``). Only these leave it.
 # Sorted by key, so the same input always publishes byte-identical feeds.
 FEEDS: dict[str, str] = {
-    "customer_needs": (
-        f"select {PSEUDONYM_SQL.format(column='customer_id')} as customer_key, "
-        "* exclude (customer_id) from wh.marts.customer_needs order by customer_key"
-    ),
-    "design_customer_briefs": (
-        f"select {PSEUDONYM_SQL.format(column='customer_id')} as customer_key, "
-        "* exclude (customer_id) from wh.marts.design_customer_briefs order by customer_key"
-    ),
+    **{table: _pseudonymised(table) for table in PSEUDONYMISED},
     "design_demand": (
         "select * from wh.marts.design_demand order by category, size, colour, material, fit"
     ),
@@ -62,8 +65,6 @@ FEEDS: dict[str, str] = {
         "order by signal_type, subject, category nulls first, size nulls first"
     ),
 }
-# how many secret parameters a feed binds
-FEED_PARAMS: dict[str, int] = {"customer_needs": 1, "design_customer_briefs": 1}
 NEWEST_DATA_SQL = """
     select greatest(
         (select max(ordered_at) from wh.staging.stg_erp__orders),
@@ -193,7 +194,7 @@ def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
         con.execute(f"attach '{settings.warehouse_path}' as wh (read_only)")
         for table, select in FEEDS.items():
             con.execute(f"create table main.{table} as {select}",
-                        [secret] * FEED_PARAMS.get(table, 0))
+                        [secret] if table in PSEUDONYMISED else [])
             counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
         con.execute(
             "create table main.publication as "
