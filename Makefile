@@ -57,7 +57,7 @@ services-status: ## which components run, and the API's health
 	@./scripts/services.sh status
 
 lint: venv ## ruff on Python, sqlfluff (dbt templater, duckdb dialect) on the dbt SQL
-	$(BIN)/ruff check include dags tests
+	$(BIN)/ruff check include dags tests scripts
 	cd dbt_project && UPSTREAM_WAREHOUSE=$(CURDIR)/.tmp/lint/lint.duckdb \
 	  DBT_TARGET_PATH=$(CURDIR)/.tmp/lint/target DBT_LOG_PATH=$(CURDIR)/.tmp/lint/logs \
 	  $(CURDIR)/$(BIN)/sqlfluff lint models snapshots --processes 2 --disable-progress-bar

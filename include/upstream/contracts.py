@@ -1,9 +1,16 @@
-"""Schema contracts per source table, kept as YAML files in ``upstream/contracts/``."""
+"""Schema contracts per source table, kept as YAML files in ``upstream/contracts/``.
+
+A check may name a vocabulary that lives in a dbt seed, ``{seed:fx_rates.currency_code}``: it
+stands for the list of that column's values (:func:`with_vocabularies`), so the list has one
+home, the seed, read by ingest and dbt alike.
+"""
 
 from __future__ import annotations
 
+import csv
 import fnmatch
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -27,6 +34,7 @@ class Column:
 class Check:
     reason: str
     valid_when: str
+    hint: str = ""  # what to do when rows fail it, appended to a refusal naming this reason
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,36 @@ def all_contracts(directory: Path = CONTRACTS_DIR) -> tuple[Contract, ...]:
             raise ContractError(f"contracts {first.name} and {c.name} feed table {c.table} "
                                 "but disagree on its columns or key")
     return contracts
+
+
+SEED_REF = re.compile(r"\{seed:(\w+)\.(\w+)\}")
+
+
+def seed_values(seeds_dir: Path, seed: str, column: str) -> list[str]:
+    """The values of one column of a dbt seed (a CSV file in ``seeds_dir``)."""
+    path = seeds_dir / f"{seed}.csv"
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError as exc:
+        raise ContractError(f"a contract check refers to seed {seed!r}, but {path} does not "
+                            "exist") from exc
+    if rows and column not in rows[0]:
+        raise ContractError(f"a contract check refers to column {column!r} of {path}, which has "
+                            f"columns {list(rows[0])}")
+    return [r[column] for r in rows if r[column]]
+
+
+def with_vocabularies(contract: Contract, seeds_dir: Path) -> Contract:
+    """The contract with every ``{seed:<name>.<column>}`` in its checks replaced by the seed's
+    values as an SQL list, e.g. ``('EUR', 'USD')``."""
+    def values(match: re.Match) -> str:
+        found = seed_values(seeds_dir, match[1], match[2])
+        return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in found) + ")"
+
+    checks = tuple(replace(k, valid_when=SEED_REF.sub(values, k.valid_when))
+                   for k in contract.checks)
+    return replace(contract, checks=checks)
 
 
 def contracts_for(source: str) -> list[Contract]:

@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from upstream.contracts import seed_values
 from upstream.ingest import sha256_of
 from upstream.publish import Candidate
 from upstream.settings import Settings
@@ -52,9 +53,19 @@ def load_suites(directory: Path) -> dict[str, dict]:
     return suites
 
 
+def _kwargs(cfg: Any) -> dict[str, Any]:
+    """An expectation's arguments as a reader wants them: no batch id, a row condition as its
+    filter text."""
+    kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "condition_parser")}
+    condition = kwargs.get("row_condition")
+    if isinstance(condition, dict) and "pass_through_filter" in condition:
+        kwargs["row_condition"] = condition["pass_through_filter"]
+    return kwargs
+
+
 def _describe(table: str, outcome: Any) -> str:
     cfg = outcome.expectation_config
-    kwargs = {k: v for k, v in cfg.kwargs.items() if k != "batch_id"}
+    kwargs = _kwargs(cfg)
     res = outcome.result or {}
     if "observed_value" in res:
         observed = f"observed {res['observed_value']!r}"
@@ -66,32 +77,59 @@ def _describe(table: str, outcome: Any) -> str:
         observed = f"raised {outcome.exception_info.get('exception_message')}"
     else:
         observed = "observed nothing"
-    return f"{table}: {cfg.type} {kwargs} failed: {observed}"
+    notes = (cfg.meta or {}).get("notes")
+    return f"{table}: {cfg.type} {kwargs} failed: {observed}" + (f" ({notes})" if notes else "")
 
 
 def _outcome_json(outcome: Any) -> dict[str, Any]:
     cfg = outcome.expectation_config
-    return {"expectation": cfg.type, "kwargs": {k: v for k, v in cfg.kwargs.items()
-                                                 if k != "batch_id"},
+    return {"expectation": cfg.type, "kwargs": _kwargs(cfg),
             "success": bool(outcome.success),
             "severity": str(getattr(cfg.severity, "value", "critical")),
             "result": json.loads(json.dumps(outcome.result or {}, default=str))}
 
 
-def _parameters(settings: Settings, candidate: Candidate, table: str,
-                previous: dict | None) -> dict[str, Any]:
-    """Suite parameters (``{"$PARAMETER": name}``) for one table of one candidate."""
+def _parameters(settings: Settings, candidate: Candidate, frames: dict[str, Any]) -> dict[str, Any]:
+    """Suite parameters (``{"$PARAMETER": name}``) shared by every table of one candidate."""
     import pandas as pd
 
-    prev_rows = (previous or {}).get("row_counts", {}).get(table)
+    seeds = settings.dbt_project_dir / "seeds"
+    scale = frames.get("size_scale")
     return {
         "min_group_size": settings.min_group_size,
         "max_data_age_days": settings.max_data_age_days,
         # DuckDB dates arrive in pandas as timestamps
         "window_end": [pd.Timestamp(candidate.interval_end - timedelta(days=1))],
-        # a feed may not shrink by more than max_shrink against the last good publication
-        "min_rows": 0 if prev_rows is None else int(prev_rows * (1 - settings.max_shrink)),
+        # vocabularies are data: the sizes the candidate's own size scale lists, the reasons
+        # of the seed
+        "known_sizes": sorted(set(scale["size"])) if scale is not None else [],
+        "return_reasons": seed_values(seeds, "return_reasons", "reason_code"),
     }
+
+
+def _min_rows(settings: Settings, table: str, previous: dict | None) -> int:
+    """A feed may not shrink by more than max_shrink against the last good publication."""
+    prev_rows = (previous or {}).get("row_counts", {}).get(table)
+    return 0 if prev_rows is None else int(prev_rows * (1 - settings.max_shrink))
+
+
+VOCABULARY_SQL = """
+    select kind, coalesce(category || ': ', '') || value as finding, occurrences, action
+    from reports.vocabulary_report order by kind, finding
+"""
+
+
+def _vocabulary_frame(warehouse: Path) -> Any:
+    """What the build did not recognise (dbt model reports.vocabulary_report, in the warehouse
+    the candidate was built from): each kind is a warning-severity expectation."""
+    import duckdb
+
+    with connection(warehouse, read_only=True) as con:
+        try:
+            return con.execute(VOCABULARY_SQL).df()
+        except duckdb.CatalogException as exc:
+            raise GateFailed(f"{warehouse} has no reports.vocabulary_report ({exc}); run dbt "
+                             "build (the transform task) before the gate") from exc
 
 
 def _derived_frames(con, previous_db: Path | None) -> dict[str, Any]:
@@ -147,6 +185,8 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
             "order by 1").fetchall()]
         frames = {t: con.table(t).df() for t in tables if t in suites}
         frames.update(_derived_frames(con, previous_db))
+    frames["vocabulary_report"] = _vocabulary_frame(settings.warehouse_path)
+    parameters = _parameters(settings, candidate, frames)
     for t in sorted(set(tables) - set(suites)):
         result.failures.append(f"{t}: published table has no suite in {settings.expectations_dir}")
     for t in sorted(set(suites) - set(frames)):
@@ -169,8 +209,9 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
             name=f"gate_{table}", validation_definitions=[definition],
             actions=[UpdateDataDocsAction(name="data_docs")], result_format="SUMMARY"))
         run = checkpoint.run(batch_parameters={"dataframe": frame},
-                             expectation_parameters=_parameters(settings, candidate, table,
-                                                                previous))
+                             expectation_parameters={**parameters,
+                                                     "min_rows": _min_rows(settings, table,
+                                                                           previous)})
         outcome = next(iter(run.run_results.values()))
         result.evaluated += len(outcome.results)
         result.tables[table] = [_outcome_json(o) for o in outcome.results]

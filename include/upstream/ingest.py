@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from upstream.contracts import Contract, ContractError, contracts_for
+from upstream.contracts import Contract, ContractError, contracts_for, with_vocabularies
 from upstream.settings import Settings
 from upstream.warehouse import connection
 
@@ -356,14 +356,16 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         rate = result.rows_quarantined / result.rows_read if result.rows_read else 0.0
         if rate > max_reject_rate and result.rows_quarantined > reject_floor:
             top = con.execute(
-                "select string_agg(reason || ' x' || n, ', ') from (select reason, count(*) n "
-                "from raw._quarantine where load_id = ? group by reason order by n desc, reason "
-                "limit 5)", [load_id]).fetchone()[0]
+                "select reason, count(*) n from raw._quarantine where load_id = ? "
+                "group by reason order by n desc, reason limit 5", [load_id]).fetchall()
+            hints = [f"{k.reason}: {k.hint}" for k in contract.checks
+                     if k.hint and k.reason in {r for r, _ in top}]
             raise _Refused(f"{path}: {result.rows_quarantined} of {result.rows_read} rows "
                            f"({rate:.1%}) rejected, above the limit of {max_reject_rate:.1%} "
                            f"(UPSTREAM_MAX_REJECT_RATE) and more than {reject_floor} rows "
-                           "(UPSTREAM_REJECT_FLOOR); file refused, nothing loaded. "
-                           f"Reasons: {top}")
+                           "(UPSTREAM_REJECT_FLOOR); file refused, nothing loaded. Reasons: "
+                           + ", ".join(f"{r} x{n}" for r, n in top)
+                           + "".join(f". To fix {h}" for h in hints))
         note = None
         if loaded_sha is not None:
             note = f"new content for a known path: replaces version {last_version}"
@@ -438,30 +440,49 @@ def _is_landing_file(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and not path.name.endswith(".tmp")
 
 
-def landing_files(settings: Settings, source: str, day: date) -> list[tuple[Contract, Path]]:
-    """Every file of ``source`` for ``day``, each matched to exactly one contract.
+@dataclass(frozen=True)
+class DayDelivery:
+    """One source's landing folder for one day: files matched to contracts, and what is wrong."""
 
-    A missing folder, a file no contract claims, a file two contracts claim, or a required
-    contract without a file is an error naming the folder or file.
-    """
+    folder: Path
+    files: list[tuple[Contract, Path]]
+    problems: list[str]  # each names the folder or file
+
+
+def claim_files(settings: Settings, source: str, day: date) -> DayDelivery:
+    """Match every file of ``source`` for ``day`` to exactly one contract, collecting problems:
+    a missing folder, a file no contract or two contracts claim, a required contract without a
+    file. Contracts come with their seed vocabularies resolved."""
     folder = settings.landing_dir / source / day.isoformat()
     if not folder.is_dir():
-        raise LandingError(f"no landing folder for source {source!r} on {day}: {folder} "
-                           "does not exist")
-    contracts = contracts_for(source)
+        return DayDelivery(folder, [], [f"no landing folder for source {source!r} on {day}: "
+                                        f"{folder} does not exist"])
+    seeds = settings.dbt_project_dir / "seeds"
+    contracts = [with_vocabularies(c, seeds) for c in contracts_for(source)]
     found: list[tuple[Contract, Path]] = []
+    problems: list[str] = []
     for path in sorted(p for p in folder.iterdir() if _is_landing_file(p)):
         claims = [c for c in contracts if c.matches(path.name)]
-        if len(claims) != 1:
+        if len(claims) == 1:
+            found.append((claims[0], path))
+        else:
             patterns = [c.pattern for c in contracts]
-            raise LandingError(f"{path}: {'no' if not claims else 'more than one'} contract of "
-                               f"source {source!r} matches this file (patterns {patterns})")
-        found.append((claims[0], path))
+            problems.append(f"{path}: {'no' if not claims else 'more than one'} contract of "
+                            f"source {source!r} matches this file (patterns {patterns})")
     for contract in contracts:
         if not contract.optional and not any(c is contract for c, _ in found):
-            raise LandingError(f"{folder}: no file matching {contract.pattern!r}; source "
-                               f"{source!r} must deliver one for {day} (contract {contract.name})")
-    return found
+            problems.append(f"{folder}: no file matching {contract.pattern!r}; source "
+                            f"{source!r} must deliver one for {day} (contract {contract.name})")
+    return DayDelivery(folder, found, problems)
+
+
+def landing_files(settings: Settings, source: str, day: date) -> list[tuple[Contract, Path]]:
+    """Every file of ``source`` for ``day``, each matched to exactly one contract; the first
+    problem (see :func:`claim_files`) is raised as :class:`LandingError`."""
+    delivery = claim_files(settings, source, day)
+    if delivery.problems:
+        raise LandingError(delivery.problems[0])
+    return delivery.files
 
 
 def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestReport:

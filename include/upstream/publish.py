@@ -64,6 +64,7 @@ FEEDS: dict[str, str] = {
         "select * from wh.marts.design_unmet_demand "
         "order by signal_type, subject, category nulls first, size nulls first"
     ),
+    "size_scale": "select * from wh.marts.size_scale order by category, sort_order",
 }
 NEWEST_DATA_SQL = """
     select greatest(

@@ -41,8 +41,15 @@ CASES = {
                       "expect_column_value_lengths_to_equal {'column': 'customer_key', 'value': 64"),
     "between": (["update customer_needs set revenue = -5 where rowid = 0"],
                 "expect_column_values_to_be_between {'column': 'revenue', 'min_value': 0"),
-    "in_set": (["update customer_needs set segment = 'bogus' where rowid = 0"],
+    "in_set": (["update customer_needs set price_band = 'bogus' where rowid = 0"],
                "observed 1 unexpected value(s)"),
+    "size_outside_the_scale": (["update design_demand set size = 'XXXXL' where rowid = 0"],
+                               "design_demand: expect_column_values_to_be_in_set "
+                               "{'column': 'size'"),
+    "reason_outside_the_seed": (["update design_fit_issues set reason_code = 'bored' "
+                                 "where rowid = 0"],
+                                "design_fit_issues: expect_column_values_to_be_in_set "
+                                "{'column': 'reason_code'"),
     "json_parseable": (["update customer_needs set sizes_by_category = '{bad' "
                         "where sizes_by_category is not null and rowid < 1000"],
                        "expect_column_values_to_be_json_parseable"),

@@ -46,7 +46,7 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert sorted(second["checksums"]) == [
         "design.duckdb", "feeds/customer_needs.parquet", "feeds/design_customer_briefs.parquet",
         "feeds/design_demand.parquet", "feeds/design_fit_issues.parquet",
-        "feeds/design_unmet_demand.parquet"]
+        "feeds/design_unmet_demand.parquet", "feeds/size_scale.parquet"]
     for rel, digest in second["checksums"].items():
         assert pub.sha256_of(folder / rel) == digest
     con = duckdb.connect()
@@ -136,7 +136,8 @@ READER = textwrap.dedent("""
         try:
             tables = {r[0] for r in con.execute("show tables").fetchall()}
             assert tables == {"customer_needs", "design_customer_briefs", "design_demand",
-                              "design_fit_issues", "design_unmet_demand", "publication"}, tables
+                              "design_fit_issues", "design_unmet_demand", "publication",
+                              "size_scale"}, tables
             version = con.execute("select version from publication").fetchone()[0]
             rows = con.execute("select count(*) from customer_needs").fetchone()[0]
             manifest = json.loads((versions / f"v{version:06d}" / "manifest.json").read_text())

@@ -1,10 +1,13 @@
 -- The size that fits, per known person and category. Each piece of evidence is a vote for one
--- size (sizes ranked by seeds/size_chart.csv):
+-- size of the category's scale (int_catalogue__size_scale: sizes and their order come from the
+-- catalogue and seeds/size_order.csv):
 --   * every kept unit (bought, not returned) votes for its size;
---   * every unit returned as too_small votes for the next size up, too_large for the next size
---     down (clamped to the size range); other return reasons say nothing about size;
---   * a stated measurement (chest for tops and dresses, waist for trousers and skirts, from the
---     golden record) votes once for the size the chart gives it.
+--   * every returned unit whose reason has a size direction (seeds/return_reasons.csv: too_small
+--     +1, too_large -1) votes for the next size of the same scale in that direction (clamped to
+--     the scale's ends); a size without a known order, and reasons without a direction (wrong_size,
+--     quality, ...), say nothing about the size;
+--   * a stated measurement (chest or waist, from the golden record) votes once for the size that
+--     seeds/size_chart.csv gives it in each charted category.
 -- The recommended size has the most votes (a tie goes to the larger size: a maker can take in).
 -- confidence = winning votes / (all votes + 1): agreement, damped when evidence is thin
 -- (one kept unit gives 0.5, three agreeing units 0.75).
@@ -17,58 +20,71 @@ returns as (
     select * from {{ ref('stg_erp__returns') }}
 ),
 
+return_reasons as (
+    select * from {{ ref('return_reasons') }}
+),
+
 golden as (
     select * from {{ ref('int_customers__golden') }}
+),
+
+size_scale as (
+    select * from {{ ref('int_catalogue__size_scale') }}
 ),
 
 size_chart as (
     select * from {{ ref('size_chart') }}
 ),
 
-size_range as (
+scale_ends as (
     select
-        category,
-        min(size_rank) as min_rank,
-        max(size_rank) as max_rank
-    from size_chart
-    group by category
+        size_scale.category,
+        size_scale.scale,
+        max(size_scale.scale_rank) as max_rank
+    from size_scale
+    where size_scale.scale is not null
+    group by size_scale.category, size_scale.scale
 ),
 
 kept_votes as (
     select
         order_lines.person_id,
         order_lines.category,
-        size_chart.size_rank,
+        order_lines.size,
         greatest(order_lines.quantity - order_lines.returned_quantity, 0) as votes,
         'kept' as evidence
     from order_lines
-    inner join size_chart
-        on order_lines.category = size_chart.category and order_lines.size = size_chart.size
 ),
 
 return_votes as (
     select
         order_lines.person_id,
         order_lines.category,
-        least(greatest(
-            size_chart.size_rank + case returns.reason_code when 'too_small' then 1 else -1 end,
-            size_range.min_rank
-        ), size_range.max_rank) as size_rank,
+        target.size,
         returns.quantity as votes,
         'return_correction' as evidence
     from returns
+    inner join return_reasons
+        on returns.reason_code = return_reasons.reason_code and return_reasons.size_direction <> 0
     inner join order_lines on returns.order_line_id = order_lines.order_line_id
-    inner join size_chart
-        on order_lines.category = size_chart.category and order_lines.size = size_chart.size
-    inner join size_range on order_lines.category = size_range.category
-    where returns.reason_code in ('too_small', 'too_large')
+    inner join size_scale as bought
+        on order_lines.category = bought.category and order_lines.size = bought.size
+    inner join scale_ends
+        on bought.category = scale_ends.category and bought.scale = scale_ends.scale
+    inner join size_scale as target
+        on
+            bought.category = target.category
+            and bought.scale = target.scale
+            and target.scale_rank = least(
+                greatest(bought.scale_rank + return_reasons.size_direction, 1), scale_ends.max_rank
+            )
 ),
 
 measurement_votes as (
     select
         golden.person_id,
         size_chart.category,
-        size_chart.size_rank,
+        size_chart.size,
         1 as votes,
         'measurement' as evidence
     from golden
@@ -90,20 +106,22 @@ votes as (
 
 per_size as (
     select
-        person_id,
-        category,
-        size_rank,
-        sum(votes) as votes
+        votes.person_id,
+        votes.category,
+        votes.size,
+        size_scale.sort_order,
+        sum(votes.votes) as votes
     from votes
-    where votes > 0
-    group by person_id, category, size_rank
+    inner join size_scale on votes.category = size_scale.category and votes.size = size_scale.size
+    where votes.votes > 0
+    group by votes.person_id, votes.category, votes.size, size_scale.sort_order
 ),
 
 per_category as (
     select
         person_id,
         category,
-        arg_max(size_rank, struct_pack(v := votes, r := size_rank)) as size_rank,
+        arg_max(size, struct_pack(v := votes, r := sort_order)) as recommended_size,
         max(votes) as winning_votes,
         sum(votes) as total_votes
     from per_size
@@ -125,16 +143,12 @@ final as (
     select
         per_category.person_id,
         per_category.category,
-        size_chart.size as recommended_size,
+        per_category.recommended_size,
         round(per_category.winning_votes / (per_category.total_votes + 1), 2) as confidence,
         coalesce(evidence.kept_units, 0)::integer as kept_units,
         coalesce(evidence.corrected_units, 0)::integer as corrected_units,
         coalesce(evidence.has_measurement, false) as has_measurement
     from per_category
-    inner join size_chart
-        on
-            per_category.category = size_chart.category
-            and per_category.size_rank = size_chart.size_rank
     inner join evidence
         on
             per_category.person_id = evidence.person_id

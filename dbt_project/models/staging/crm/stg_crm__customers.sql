@@ -1,5 +1,7 @@
 -- One row per living CRM customer: the newest version across full exports, deltas and the
--- legacy CRM. A customer whose newest version is a deletion is dropped (right to erasure).
+-- legacy CRM. A customer whose newest version is a deletion is dropped (right to erasure; see
+-- stg_crm__erased_identifiers). The country is normalised to ISO 3166-1 alpha-2 (null when
+-- unknown; the delivered value stays in country_raw and is reported).
 with source as (
     select * from {{ source('crm', 'crm_customers') }}
 ),
@@ -10,29 +12,30 @@ latest as (
 
 final as (
     select
-        crm_id as customer_id,
-        first_name,
-        last_name,
-        nullif(lower(trim(email)), '') as email,
-        {{ normalise_phone('phone') }} as phone_e164,
-        street,
-        postal_code,
-        city,
-        upper(country) as country_code,
-        birth_year,
-        segment,
-        consent_marketing as has_marketing_consent,
-        consent_profiling as has_profiling_consent,
-        height_cm,
-        chest_cm,
-        waist_cm,
-        preferred_fit,
-        preferred_colours,
-        created_at,
-        updated_at,
-        timezone('UTC', updated_at) as updated_at_utc
+        latest.crm_id as customer_id,
+        latest.first_name,
+        latest.last_name,
+        nullif(lower(trim(latest.email)), '') as email,
+        {{ normalise_phone('latest.phone') }} as phone_e164,
+        latest.street,
+        latest.postal_code,
+        latest.city,
+        {{ normalise_country('latest.country') }} as country_code,
+        nullif(trim(latest.country), '') as country_raw,
+        latest.birth_year,
+        latest.segment,
+        latest.consent_marketing as has_marketing_consent,
+        latest.consent_profiling as has_profiling_consent,
+        latest.height_cm,
+        latest.chest_cm,
+        latest.waist_cm,
+        {{ normalise_label('fit', 'latest.preferred_fit') }} as preferred_fit,
+        latest.preferred_colours,
+        latest.created_at,
+        latest.updated_at,
+        timezone('UTC', latest.updated_at) as updated_at_utc
     from latest
-    where op = 'upsert'
+    where latest.op = 'upsert'
 )
 
 select * from final

@@ -13,7 +13,7 @@ final as (
         net_amount,
         vat_amount,
         gross_amount,
-        upper(currency) as currency_code,
+        upper(trim(currency)) as currency_code,
         issued_at,
         paid_at,
         paid_at is not null as is_paid

@@ -1,4 +1,5 @@
 -- One row per order line; a re-sent line keeps the newest delivery. Amounts in order currency.
+-- Category, size, colour, material and fit are normalised (macros/normalise.sql).
 with source as (
     select * from {{ source('erp', 'erp_order_lines') }}
 ),
@@ -9,20 +10,20 @@ latest as (
 
 final as (
     select
-        order_line_id,
-        order_id,
-        sku,
-        lower(category) as category,
-        upper(size) as size,
-        lower(colour) as colour,
-        lower(material) as material,
-        lower(fit) as fit,
-        nullif(configured_options, '') as configured_options,
-        coalesce(is_made_to_order, false) as is_made_to_order,
-        quantity,
-        unit_price,
-        coalesce(discount_rate, 0) as discount_rate,
-        quantity * unit_price as line_amount
+        latest.order_line_id,
+        latest.order_id,
+        latest.sku,
+        {{ normalise_label('category', 'latest.category') }} as category,
+        {{ normalise_size('latest.size') }} as size,
+        {{ normalise_label('colour', 'latest.colour') }} as colour,
+        {{ normalise_label('material', 'latest.material') }} as material,
+        {{ normalise_label('fit', 'latest.fit') }} as fit,
+        nullif(latest.configured_options, '') as configured_options,
+        coalesce(latest.is_made_to_order, false) as is_made_to_order,
+        latest.quantity,
+        latest.unit_price,
+        coalesce(latest.discount_rate, 0) as discount_rate,
+        latest.quantity * latest.unit_price as line_amount
     from latest
 )
 

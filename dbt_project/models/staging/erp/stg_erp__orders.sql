@@ -1,5 +1,7 @@
 -- One row per order; a re-sent order keeps the newest delivery. Since the ERP renamed
--- `channel` to `sales_channel`, the new name arrives in the _extra overflow column.
+-- `channel` to `sales_channel`, the new name arrives in the _extra overflow column. The
+-- shipping country is normalised to ISO 3166-1 alpha-2 (null when unknown; the delivered value
+-- stays in shipping_country_raw and is reported in reports.vocabulary_report).
 with source as (
     select * from {{ source('erp', 'erp_orders') }}
 ),
@@ -10,14 +12,15 @@ latest as (
 
 final as (
     select
-        order_id,
-        crm_id as customer_id,
-        nullif(lower(trim(guest_email)), '') as guest_email,
-        crm_id is null as is_guest_order,
-        ordered_at,
-        upper(currency) as currency_code,
-        coalesce(channel, _extra ->> 'sales_channel') as channel,
-        upper(shipping_country) as shipping_country_code
+        latest.order_id,
+        latest.crm_id as customer_id,
+        nullif(lower(trim(latest.guest_email)), '') as guest_email,
+        latest.crm_id is null as is_guest_order,
+        latest.ordered_at,
+        upper(trim(latest.currency)) as currency_code,
+        coalesce(latest.channel, latest._extra ->> 'sales_channel') as channel,
+        {{ normalise_country('latest.shipping_country') }} as shipping_country_code,
+        nullif(trim(latest.shipping_country), '') as shipping_country_raw
     from latest
 )
 

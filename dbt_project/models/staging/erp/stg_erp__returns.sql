@@ -1,3 +1,6 @@
+-- One row per return. reason_code is canonical (seeds/return_reasons.csv): the delivered code,
+-- else the free text, mapped through the codes and seeds/value_synonyms.csv; what neither maps is
+-- 'other', with the delivered text kept in reason_raw and reported (reports.vocabulary_report).
 with source as (
     select * from {{ source('erp', 'erp_returns') }}
 ),
@@ -8,12 +11,18 @@ latest as (
 
 final as (
     select
-        return_id,
-        order_line_id,
-        returned_at,
-        quantity,
-        reason_code,
-        free_text
+        latest.return_id,
+        latest.order_line_id,
+        latest.returned_at,
+        latest.quantity,
+        coalesce(
+            {{ normalise_return_reason('latest.reason_code') }},
+            {{ normalise_return_reason('latest.free_text') }},
+            'other'
+        ) as reason_code,
+        coalesce(nullif(trim(latest.reason_code), ''), nullif(trim(latest.free_text), ''))
+            as reason_raw,
+        latest.free_text
     from latest
 )
 

@@ -1,27 +1,27 @@
 -- Web events as delivered (rename and cast only; duplicates are removed downstream in the
--- incremental int_web__events), UTC timestamps, bots flagged.
+-- incremental int_web__events), UTC timestamps, bots flagged, sizes normalised.
 with source as (
     select * from {{ source('web', 'web_events') }}
 ),
 
 final as (
     select
-        event_id,
-        event_type,
-        occurred_at,
-        anonymous_id,
-        session_id,
-        customer_id,
-        sku,
-        upper(size) as size,
-        lower(trim(search_query)) as search_query,
-        result_count,
-        option_name,
-        option_value,
-        coalesce(regexp_matches(lower(user_agent), 'bot|crawler|spider'), false) as is_bot,
-        _loaded_at,
-        _source_file,
-        _record_no
+        source.event_id,
+        source.event_type,
+        source.occurred_at,
+        source.anonymous_id,
+        source.session_id,
+        source.customer_id,
+        source.sku,
+        {{ normalise_size('source.size') }} as size,
+        lower(trim(source.search_query)) as search_query,
+        source.result_count,
+        source.option_name,
+        source.option_value,
+        coalesce(regexp_matches(lower(source.user_agent), 'bot|crawler|spider'), false) as is_bot,
+        source._loaded_at,
+        source._source_file,
+        source._record_no
     from source
 )
 
