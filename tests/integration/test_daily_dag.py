@@ -80,13 +80,22 @@ def _expected(landing: Path, warehouse: Path):
         [pd.read_csv(p) for p in sorted(landing.glob("crm/*/crm_customers_*.csv"))]
         + [pd.read_csv(p, sep=";", encoding="latin-1")
            for p in sorted(landing.glob("crm/*/legacy_customers_*.csv"))])
+    versions = customers
     customers = customers.sort_values("updated_at", kind="stable").groupby("crm_id").tail(1)
+    erased = customers.loc[customers["op"] == "delete", "crm_id"]
     customers = customers[customers["op"] == "upsert"]
+    # an erased customer's orders count nowhere: their CRM id, and guest orders under an email
+    # any version of their record had (unless a living record holds it now)
+    emails = versions["email"].str.strip().str.lower()
+    erased_emails = set(emails[versions["crm_id"].isin(erased)]) - set(
+        customers["email"].str.strip().str.lower())
     customers["person"] = ("crm:" + customers["crm_id"]).map(person)
     consent = customers.groupby("person")["consent_profiling"].all()  # the strictest wins
     orders = pd.concat(pd.read_csv(p) for p in sorted(landing.glob("orders/*/orders_*.csv")))
     lines = pd.concat(pd.read_csv(p)
                       for p in sorted(landing.glob("orders/*/order_lines_*.csv")))
+    orders = orders[~orders["crm_id"].isin(erased)
+                    & ~orders["guest_email"].str.strip().str.lower().isin(erased_emails)]
     identifier = ("crm:" + orders["crm_id"]).fillna("guest_order:" + orders["order_id"])
     orders["person"] = identifier.map(person).fillna(identifier)
     bought = lines.merge(orders, on="order_id")
@@ -131,7 +140,7 @@ def test_daily_dag_publishes_what_the_landing_files_say(env):
         "customer_needs": len(needs), "design_demand": len(got["design_demand"])}
     assert set(manifest["row_counts"]) == {"customer_needs", "design_customer_briefs",
                                            "design_demand", "design_fit_issues",
-                                           "design_unmet_demand"}
+                                           "design_unmet_demand", "size_scale"}
     assert manifest["gate"]["success"] is True
 
 
@@ -153,6 +162,19 @@ def test_second_run_for_the_same_day_changes_no_data(env):
             before[table].sort_values(key).reset_index(drop=True),
             after[table].sort_values(key).reset_index(drop=True))
     assert after["publication"].iloc[0]["version"] == 2
+
+
+def test_a_day_before_the_history_start_is_refused_with_a_message(env):
+    """Airflow would run no task for a day before a DAG's start_date and call it a success;
+    Upstream's DAGs have none, so the check refuses the day and says why."""
+    env, root = env
+    run = subprocess.run([AIRFLOW, "dags", "test", "upstream_daily", "2026-10-21"],
+                         env={**env, "UPSTREAM_HISTORY_START": "2026-11-01"}, capture_output=True,
+                         text=True, cwd=ROOT, timeout=600)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert ("the run's day 2026-10-20 is before the history start 2026-11-01 "
+            "(UPSTREAM_HISTORY_START)") in output
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 -- Order lines with their order, amounts converted to EUR, returned quantity, and the person
--- who bought them (CRM orders by CRM id, guest orders through their email; see identity).
+-- who bought them (see identity): a CRM order through its CRM id (also when the CRM record is
+-- missing: still one person across orders and web), a guest order through its email. Orders of
+-- erased customers (their CRM id, or a guest order under an erased email) are dropped.
 with orders as (
     select * from {{ ref('stg_erp__orders') }}
 ),
@@ -16,6 +18,10 @@ identity_map as (
     select * from {{ ref('int_identity__map') }}
 ),
 
+erased as (
+    select * from {{ ref('stg_crm__erased_identifiers') }}
+),
+
 returns as (
     select
         order_line_id,
@@ -25,26 +31,31 @@ returns as (
     group by order_line_id
 ),
 
+identified_orders as (
+    select
+        orders.*,
+        case
+            when orders.is_guest_order then 'guest_order:' || orders.order_id
+            else 'crm:' || orders.customer_id
+        end as identifier
+    from orders
+    left join erased as erased_customer on erased_customer.identifier = 'crm:' || orders.customer_id
+    left join erased as erased_email on erased_email.identifier = 'email:' || orders.guest_email
+    where erased_customer.identifier is null and erased_email.identifier is null
+),
+
 final as (
     select
         order_lines.order_line_id,
         order_lines.order_id,
-        orders.customer_id,
-        orders.guest_email,
-        orders.is_guest_order,
-        -- a CRM id that is no longer in the CRM (erased) stays an anonymous 'crm:…' person:
-        -- counted in aggregates, never profiled
-        coalesce(
-            identity_map.person_id,
-            case
-                when orders.is_guest_order then 'guest_order:' || orders.order_id
-                else 'crm:' || orders.customer_id
-            end
-        ) as person_id,
+        identified_orders.customer_id,
+        identified_orders.guest_email,
+        identified_orders.is_guest_order,
+        coalesce(identity_map.person_id, identified_orders.identifier) as person_id,
         coalesce(identity_map.is_known_customer, false) as is_known_customer,
-        orders.ordered_at,
-        orders.currency_code,
-        orders.shipping_country_code,
+        identified_orders.ordered_at,
+        identified_orders.currency_code,
+        identified_orders.shipping_country_code,
         order_lines.sku,
         order_lines.category,
         order_lines.size,
@@ -60,14 +71,10 @@ final as (
         coalesce(returns.returned_quantity, 0) as returned_quantity,
         returns.return_reason
     from order_lines
-    inner join orders on order_lines.order_id = orders.order_id
-    inner join fx_rates on orders.currency_code = fx_rates.currency_code
+    inner join identified_orders on order_lines.order_id = identified_orders.order_id
+    inner join fx_rates on identified_orders.currency_code = fx_rates.currency_code
     left join returns on order_lines.order_line_id = returns.order_line_id
-    left join identity_map
-        on identity_map.identifier = case
-            when orders.is_guest_order then 'guest_order:' || orders.order_id
-            else 'crm:' || orders.customer_id
-        end
+    left join identity_map on identified_orders.identifier = identity_map.identifier
 )
 
 select * from final

@@ -154,11 +154,11 @@ unmet as (
     select
         person_id,
         count(*) filter (where is_search_without_results) as zero_result_searches,
-        -- a query that looks like an email or a phone number is personal data, not a need
+        -- a query holding an email, phone, card number or IBAN is personal data, not a need
         to_json(list(distinct search_query order by search_query) filter (
             where is_search_without_results
             and search_query is not null
-            and not regexp_matches(search_query, '@|[0-9][0-9 ./-]{5,}[0-9]')
+            and not {{ contains_personal_data('search_query') }}
         ))::varchar as unmet_queries,
         count(*) filter (where is_view_of_out_of_stock_size) as out_of_stock_size_views,
         count(*) filter (where is_abandoned_cart_add) as abandoned_cart_items,

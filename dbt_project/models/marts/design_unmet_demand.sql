@@ -23,7 +23,10 @@ zero_result_searches as (
         count(*) as events,
         count(distinct person_id) as visitor_count
     from flagged
-    where is_search_without_results and search_query is not null
+    where
+        is_search_without_results and search_query is not null
+        -- a query holding an email, phone, card number or IBAN is personal data, not a need
+        and not {{ contains_personal_data('search_query') }}
     group by search_query
 ),
 
