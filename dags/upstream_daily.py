@@ -21,7 +21,7 @@ from __future__ import annotations
 from airflow.sdk import chain, dag, task
 
 from upstream.assets import MARTS, RAW
-from upstream.dag_factories import DAILY, START, gate_and_publish, ingest_task
+from upstream.dag_factories import DAILY, gate_and_publish, ingest_task
 from upstream.dag_support import DEFAULT_ARGS, RUN_PARAMS, WRITER_POOL, fail_fast
 
 
@@ -30,8 +30,7 @@ from upstream.dag_support import DEFAULT_ARGS, RUN_PARAMS, WRITER_POOL, fail_fas
     doc_md=__doc__,
     # The timetable gives manual runs and `airflow backfill create` their one-day intervals. In
     # production keep this DAG paused and let upstream_ingest_* → upstream_publish run.
-    schedule=DAILY,
-    start_date=START,
+    schedule=DAILY,  # no start_date: see dag_factories (UPSTREAM_HISTORY_START)
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

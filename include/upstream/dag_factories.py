@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import (
     AssetAll,
     AssetOrTimeSchedule,
@@ -16,8 +15,11 @@ from airflow.sdk import (
 from upstream.assets import DESIGN_FEEDS, MARTS, RAW
 from upstream.dag_support import DEFAULT_ARGS, RUN_PARAMS, WRITER_POOL, fail_fast
 
-START = pendulum.datetime(2026, 11, 1, tz="UTC")
 DAILY = CronDataIntervalTimetable("0 0 * * *", timezone="UTC")
+# No Airflow start_date: Airflow would silently run no task for a day before it ("success",
+# nothing loaded). The first day Upstream loads is the setting UPSTREAM_HISTORY_START, checked by
+# every run (pipeline.check_params), which refuses earlier days with a message. With
+# catchup=False the scheduler starts from the latest interval, as it did with a start date.
 
 
 def ingest_task(source: str):
@@ -37,7 +39,7 @@ def ingest_task(source: str):
 
 
 def make_ingest_dag(source: str, doc: str):
-    @dag(dag_id=f"upstream_ingest_{source}", doc_md=doc, schedule=DAILY, start_date=START,
+    @dag(dag_id=f"upstream_ingest_{source}", doc_md=doc, schedule=DAILY,
          catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS,
          tags=["upstream", "ingest"], params=RUN_PARAMS)
     def ingest_dag():
@@ -50,7 +52,7 @@ def make_publish_dag(doc: str):
     """transform → build_candidate → gate → publish, when every source has delivered (Assets),
     and daily at 04:00 UTC as a full refresh."""
 
-    @dag(dag_id="upstream_publish", doc_md=doc, start_date=START, catchup=False,
+    @dag(dag_id="upstream_publish", doc_md=doc, catchup=False,
          schedule=AssetOrTimeSchedule(
              timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
              assets=AssetAll(*RAW.values())),

@@ -47,8 +47,14 @@ def _date(value: str | date | None, name: str) -> date | None:
         raise InvalidParams(f"param {name}={value!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def check_params(params: dict, day: date) -> dict:
+def check_params(params: dict, day: date, settings: Settings | None = None) -> dict:
     """Validate the DAG params for a run whose data interval starts on ``day``."""
+    settings = settings or get_settings()
+    first = settings.history_start
+    if day < first:
+        raise InvalidParams(f"the run's day {day} is before the history start {first} "
+                            "(UPSTREAM_HISTORY_START): Upstream loads nothing earlier. To load "
+                            "older data, set UPSTREAM_HISTORY_START to its first day")
     mode = params.get("mode") or "daily"
     if mode not in MODES:
         raise InvalidParams(f"param mode={mode!r} must be one of {MODES}")
@@ -62,6 +68,9 @@ def check_params(params: dict, day: date) -> dict:
         if end > day:
             raise InvalidParams(f"range_end {end} is after the run's day {day}: a run only "
                                 "loads days its data interval has reached")
+        if start < first:
+            raise InvalidParams(f"range_start {start} is before the history start {first} "
+                                "(UPSTREAM_HISTORY_START); set it earlier to load older data")
     elif start or end:
         raise InvalidParams(f"range_start/range_end only apply to mode 'range', not {mode!r}")
     return {"mode": mode, "range_start": start and start.isoformat(),
@@ -71,14 +80,15 @@ def check_params(params: dict, day: date) -> dict:
 def days_to_load(settings: Settings, source: str, day: date, params: dict) -> list[date]:
     """daily: the run's day; range: range_start..range_end; full_refresh: every landing day of
     the source up to the run's day."""
-    checked = check_params(params, day)
+    checked = check_params(params, day, settings)
     if checked["mode"] == "daily":
         return [day]
     if checked["mode"] == "range":
         first, last = (date.fromisoformat(checked[k]) for k in ("range_start", "range_end"))
         return [first + timedelta(days=i) for i in range((last - first).days + 1)]
     folder = settings.landing_dir / source
-    days = sorted(d for d in (_date_or_none(p.name) for p in folder.glob("*-*-*")) if d and d <= day)
+    days = sorted(d for d in (_date_or_none(p.name) for p in folder.glob("*-*-*"))
+                  if d and settings.history_start <= d <= day)
     if not days:
         raise LandingError(f"full refresh: no landing folders for source {source!r} up to {day} "
                            f"in {folder}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 
@@ -33,6 +34,16 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"setting {name}={raw!r} is not a number") from exc
 
 
+def _date(name: str, default: date) -> date:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValueError(f"setting {name}={raw!r} is not a date (YYYY-MM-DD)") from exc
+
+
 def _int(name: str, default: int) -> int:
     value = _float(name, default)
     if value != int(value):
@@ -56,10 +67,14 @@ class Settings:
     max_data_age_days: int = 2
     alert_webhook: str | None = None
     alert_email: str | None = None
+    # the first day Upstream loads: runs and backfills for earlier days are refused
+    history_start: date = date(2000, 1, 1)
+    # where sources deliver: UPSTREAM_LANDING_DIR, else <data_dir>/landing
+    landing_root: Path | None = None
 
     @property
     def landing_dir(self) -> Path:
-        return self.data_dir / "landing"
+        return self.landing_root or self.data_dir / "landing"
 
     @property
     def warehouse_path(self) -> Path:
@@ -123,4 +138,7 @@ def get_settings() -> Settings:
         max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", 2),
         alert_webhook=os.environ.get("UPSTREAM_ALERT_WEBHOOK") or None,
         alert_email=os.environ.get("UPSTREAM_ALERT_EMAIL") or None,
+        history_start=_date("UPSTREAM_HISTORY_START", date(2000, 1, 1)),
+        landing_root=(Path(os.environ["UPSTREAM_LANDING_DIR"]).resolve()
+                      if os.environ.get("UPSTREAM_LANDING_DIR") else None),
     )

@@ -62,3 +62,30 @@ def test_transform_without_a_warehouse_says_what_to_do(settings):
 
     with pytest.raises(TransformFailed, match="does not exist yet: nothing has been ingested"):
         transform(DAY, {}, settings)
+
+
+def test_a_day_before_the_history_start_is_refused(settings, monkeypatch):
+    monkeypatch.setenv("UPSTREAM_HISTORY_START", "2026-11-02")
+    from upstream.settings import get_settings
+
+    late_start = get_settings()
+    with pytest.raises(InvalidParams, match=r"2026-11-01 is before the history start 2026-11-02 "
+                                            r"\(UPSTREAM_HISTORY_START\)"):
+        check_params({}, date(2026, 11, 1), late_start)
+    with pytest.raises(InvalidParams, match="range_start 2026-11-01 is before the history start"):
+        check_params({"mode": "range", "range_start": "2026-11-01", "range_end": "2026-11-03"},
+                     DAY, late_start)
+    assert check_params({}, date(2026, 11, 2), late_start)["mode"] == "daily"
+
+
+def test_full_refresh_starts_at_the_history_start(settings, monkeypatch):
+    generate(settings.landing_dir, sf=0.001, days=5, mess=Messiness.clean())
+    monkeypatch.setenv("UPSTREAM_HISTORY_START", "2026-11-02")
+    from upstream.settings import get_settings
+
+    assert days_to_load(get_settings(), "crm", DAY, {"mode": "full_refresh"}) == [
+        date(2026, 11, 2), date(2026, 11, 3)]
+
+
+def test_history_reaches_back_by_default(settings):
+    assert days_to_load(settings, "web", date(2002, 1, 3), {}) == [date(2002, 1, 3)]
