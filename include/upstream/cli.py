@@ -104,6 +104,17 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_landing(args: argparse.Namespace) -> int:
+    from upstream.check_landing import check_landing, render
+
+    if not args.verbose:  # dbt's progress is noise here; the verdicts are the output
+        logging.getLogger("upstream.transform").setLevel(logging.WARNING)
+    check = check_landing(get_settings(), Path(args.landing_dir), day=args.day,
+                          vocabulary=not args.no_vocabulary)
+    print(json.dumps(check.to_json(), indent=2, default=str) if args.json else render(check))
+    return 0 if check.ok else 1
+
+
 def _bench(args: argparse.Namespace) -> int:
     from upstream import bench
 
@@ -133,6 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     ing.add_argument("--day", type=date.fromisoformat, required=True)
     ing.add_argument("--backfill-from", dest="backfill_from", default=None)
     ing.set_defaults(func=_ingest)
+
+    chk = sub.add_parser(
+        "check-landing", help="dry run of a delivery: per-file verdicts and unknown vocabulary",
+        description="Run every file under LANDING_DIR/<source>/<YYYY-MM-DD>/ through the real "
+                    "ingest path and the vocabulary models in a scratch warehouse (removed "
+                    "afterwards): which contract claims each file, rows that would load or be "
+                    "quarantined (by reason), refusals, and values the vocabulary seeds do not "
+                    "know. Writes nothing. Exit 1 when a file would be refused.")
+    chk.add_argument("landing_dir", help="folder holding <source>/<YYYY-MM-DD>/ folders")
+    chk.add_argument("--day", type=date.fromisoformat, help="only this day (YYYY-MM-DD)")
+    chk.add_argument("--no-vocabulary", action="store_true",
+                     help="skip the dbt vocabulary check (about 10 s)")
+    chk.add_argument("--json", action="store_true", help="print JSON instead of text")
+    chk.set_defaults(func=_check_landing)
 
     ben = sub.add_parser("bench", help="generation, ingest (vs the DuckDB floor) and dbt figures")
     ben.add_argument("--sf", type=float, default=1.0)
