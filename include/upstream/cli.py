@@ -92,6 +92,14 @@ def _publish_repair(args: argparse.Namespace) -> int:
     return 0
 
 
+def _privacy_erase(args: argparse.Namespace) -> int:
+    from upstream.erasure import erase
+
+    report = erase(get_settings(), args.crm_ids, via="request", ticket=args.ticket)
+    print(json.dumps(report.to_json(), indent=2))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from upstream.ingest import ingestion_report
 
@@ -167,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="ingestion totals per source from the load manifest")
     rep.set_defaults(func=_report)
+
+    priv = sub.add_parser("privacy", help="personal data: erasure requests")
+    priv_sub = priv.add_subparsers(dest="privacy_command", required=True)
+    er = priv_sub.add_parser(
+        "erase", help="erase people everywhere (warehouse, snapshot, every kept version)",
+        description="Record the people behind CRM_ID in the erasure ledger (keyed hashes only), "
+                    "purge their rows from the warehouse and rewrite every kept published "
+                    "version without them; later deliveries of their data are never loaded. "
+                    "A CRM delete row does the same when it is ingested.")
+    er.add_argument("crm_ids", nargs="+", metavar="CRM_ID", help="CRM id(s) of the person")
+    er.add_argument("--ticket", help="your request's reference, stored in the ledger (an id, "
+                                     "never a name or an email)")
+    er.set_defaults(func=_privacy_erase)
 
     pub = sub.add_parser("publish", help="the published design database")
     pub_sub = pub.add_subparsers(dest="publish_command", required=True)

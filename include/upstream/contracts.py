@@ -28,6 +28,18 @@ class Column:
     name: str
     type: str
     required: bool = False
+    min: float | None = None  # numeric range; outside -> quarantine (out_of_range:<name>)
+    max: float | None = None
+    earliest: str | None = None  # date/timestamp range, overriding the contract's plausible_dates
+    latest_after_day: int | None = None
+
+    @property
+    def is_text(self) -> bool:
+        return self.type.upper() == "VARCHAR"
+
+    @property
+    def is_temporal(self) -> bool:
+        return self.type.upper() in ("DATE", "TIMESTAMP", "TIMESTAMPTZ")
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,11 @@ class Contract:
     csv: tuple[tuple[str, str | bool], ...] = ()
     allow_empty: bool = False  # a header-only file is a valid "nothing happened" delivery
     optional: bool = False  # a day may come without any file for this contract
+    timezone: str = "UTC"  # the zone of timestamps delivered without an offset
+    max_line_bytes: int = 1 << 20  # longer lines are quarantined (NDJSON) or rejected (CSV)
+    # column -> identifier kind (crm, email, order, order_line, anon) that the erasure ledger
+    # is checked against: a row of an erased person is never loaded again (upstream.erasure)
+    erasure: tuple[tuple[str, str], ...] = ()
 
     def matches(self, file_name: str) -> bool:
         return fnmatch.fnmatchcase(file_name, self.pattern)
@@ -63,9 +80,43 @@ class Contract:
         return dict(self.csv)
 
 
+# Every date and timestamp is plausible only from this day on and until the file's day plus a
+# tolerance (contract `plausible_dates`, column `earliest` / `latest_after_day` override it).
+PLAUSIBLE_DATES = {"earliest": "2000-01-01", "latest_after_day": 2}
+
+
+def generated_checks(columns: tuple[Column, ...], plausible: dict) -> tuple[Check, ...]:
+    """Checks every contract gets from its column types, after its own named checks: no NUL
+    byte in text, numbers within their declared range, dates within the plausible range."""
+    checks = []
+    for c in columns:
+        col = '"' + c.name.replace('"', '""') + '"'
+        if c.is_text:
+            checks.append(Check(f"nul_byte:{c.name}",
+                                f"{col} is null or not contains({col}, chr(0))"))
+        if c.min is not None or c.max is not None:
+            bounds = [f"{col} >= {c.min}"] * (c.min is not None)
+            bounds += [f"{col} <= {c.max}"] * (c.max is not None)
+            checks.append(Check(f"out_of_range:{c.name}",
+                                f"{col} is null or ({' and '.join(bounds)})"))
+        if c.is_temporal:
+            earliest = c.earliest or plausible["earliest"]
+            after = c.latest_after_day if c.latest_after_day is not None else plausible[
+                "latest_after_day"]
+            checks.append(Check(
+                f"implausible_date:{c.name}",
+                f"{col} is null or ({col} >= '{earliest}'::{c.type} "
+                f"and {col} < {{day}} + interval {int(after)} day)",
+                hint=f"dates before {earliest} or more than {after} day(s) after the file's day "
+                     "are implausible; ask the source to correct them"))
+    return tuple(checks)
+
+
 def _parse(path: Path) -> Contract:
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     try:
+        columns = tuple(Column(**c) for c in doc["columns"])
+        plausible = {**PLAUSIBLE_DATES, **(doc.get("plausible_dates") or {})}
         contract = Contract(
             name=path.stem,
             table=doc["table"],
@@ -73,16 +124,27 @@ def _parse(path: Path) -> Contract:
             pattern=doc["pattern"],
             format=doc["format"],
             key=tuple(doc["key"]),
-            columns=tuple(Column(**c) for c in doc["columns"]),
-            checks=tuple(Check(**c) for c in doc.get("checks", [])),
+            columns=columns,
+            checks=tuple(Check(**c) for c in doc.get("checks", []))
+            + generated_checks(columns, plausible),
             csv=tuple(sorted((doc.get("csv") or {}).items())),
             allow_empty=bool(doc.get("allow_empty", False)),
             optional=bool(doc.get("optional", False)),
+            timezone=str(doc.get("timezone", "UTC")),
+            max_line_bytes=int(doc.get("max_line_bytes", 1 << 20)),
+            erasure=tuple(sorted((doc.get("erasure") or {}).items())),
         )
     except (KeyError, TypeError) as exc:
         raise ContractError(f"contract {path} is malformed: {exc}") from exc
+    if not re.fullmatch(r"[A-Za-z0-9_+/-]+", contract.timezone):
+        raise ContractError(f"contract {path}: timezone {contract.timezone!r} is not a zone name")
     if contract.format not in ("csv", "ndjson"):
         raise ContractError(f"contract {path}: unknown format {contract.format!r}")
+    unknown = {col for col, _ in contract.erasure} - set(contract.names)
+    kinds = {kind for _, kind in contract.erasure} - {"crm", "email", "order", "order_line", "anon"}
+    if unknown or kinds:
+        raise ContractError(f"contract {path}: erasure names unknown columns {sorted(unknown)} "
+                            f"or kinds {sorted(kinds)}")
     if not set(contract.key) <= set(contract.names):
         raise ContractError(f"contract {path}: key {contract.key} not among its columns")
     return contract

@@ -25,6 +25,15 @@ from pathlib import Path
 import duckdb
 
 from upstream.contracts import Contract, ContractError, contracts_for, with_vocabularies
+from upstream.erasure import (
+    create_ledger_tables,
+    erase,
+    erased_rows_sql,
+    forget_derived,
+    identifier_sql,
+    ledger_hashes,
+)
+from upstream.privacy import erasure_secret
 from upstream.settings import Settings
 from upstream.warehouse import connection
 
@@ -51,6 +60,8 @@ create table if not exists raw._load_manifest (
     started_at timestamptz not null,
     finished_at timestamptz not null
 );
+-- rows of this file purged since, by erasures: rows in raw = rows_loaded - rows_erased
+alter table raw._load_manifest add column if not exists rows_erased bigint default 0;
 create table if not exists raw._ingest_runs (
     run_load_id varchar primary key,
     source varchar not null,
@@ -88,7 +99,9 @@ class FileResult:
     status: str  # loaded | skipped | duplicate | refused
     rows_read: int = 0
     rows_loaded: int = 0
-    rows_quarantined: int = 0
+    rows_quarantined: int = 0  # erased rows included (reason 'erased', no text kept)
+    rows_erased: int = 0
+    erased_identifiers: set[str] = field(default_factory=set)  # typed ids on erased rows
     version: int = 0
     extra_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -100,17 +113,19 @@ class IngestReport:
     source: str
     days: list[str]
     files: list[FileResult] = field(default_factory=list)
+    erased: int = 0  # CRM ids erased because a CRM delete row arrived (upstream.erasure)
 
     def summary(self) -> dict:
         """Totals for XCom and logs (per-file detail stays in the manifest and the task log)."""
         totals = {
             k: sum(getattr(f, k) for f in self.files)
-            for k in ("rows_read", "rows_loaded", "rows_quarantined")
+            for k in ("rows_read", "rows_loaded", "rows_quarantined", "rows_erased")
         }
         statuses = Counter(f.status for f in self.files)
         drift = sorted({f"{f.table}.{c}" for f in self.files for c in f.extra_columns})
         return {"source": self.source, "first_day": self.days[0], "last_day": self.days[-1],
-                **totals, "files": dict(statuses), "extra_columns": drift}
+                **totals, "files": dict(statuses), "extra_columns": drift,
+                "erased_crm_ids": self.erased}
 
 
 def sha256_of(path: Path) -> str:
@@ -129,11 +144,40 @@ def _first_line(path: Path, encoding: str) -> str:
     try:
         return raw.decode(encoding).lstrip("\ufeff")
     except UnicodeDecodeError as exc:
-        raise LandingError(f"{path}: header line is not {encoding} ({exc})") from exc
+        raise LandingError(f"{path}: header line is not {encoding} ({exc.reason} at byte "
+                           f"{exc.start}). {REDELIVER}") from exc
 
 
 def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def exact_path(path: Path) -> str:
+    """``path`` as an SQL literal that DuckDB's readers take literally, never as a glob: a file
+    named ``orders_*.csv`` is that one file (each ``*``, ``?`` and ``[`` becomes a one-character
+    class)."""
+    return sql_literal("".join(f"[{ch}]" if ch in "*?[" else ch for ch in str(path)))
+
+
+def safe_excerpt(text: str, limit: int = 200) -> str:
+    """A short, escaped sample of untrusted text for a message: never a whole line of a file
+    (DuckDB's reader errors quote the offending line, which can hold anything)."""
+    kept = "\n".join(ln for ln in str(text).splitlines() if not ln.lstrip().startswith(
+        ("Original Line", "Line:", "  ")) and ln.strip())
+    sample = kept[:limit].encode("unicode_escape").decode("ascii")
+    return sample + ("…" if len(kept) > limit else "")
+
+
+# What to do after a refusal: every LandingError message ends with one of these.
+REDELIVER = ("Next: ask the source to re-deliver a corrected file under the same name (it "
+             "replaces this version), then clear the failed task; files already loaded are "
+             "skipped.")
+DELIVER_MISSING = ("Next: deliver the missing file (header-only if nothing happened that day), "
+                   "then clear the failed task.")
+RENAME = ("Next: rename the file to match a contract's pattern, move it out of the landing "
+          "folder, or add a contract in include/upstream/contracts/; then clear the failed task.")
+REPLACE_LINK = ("Next: replace it with the regular file itself (copy, not link), then clear the "
+                "failed task.")
 
 
 def _ident(name: str) -> str:
@@ -180,15 +224,18 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
     delim = str(opts.get("delim", ","))
     header = next(csv.reader(io.StringIO(_first_line(path, encoding)), delimiter=delim), None)
     if not header:
-        raise LandingError(f"{path} is empty: no header line")
+        raise LandingError(f"{path} is empty: no header line. {REDELIVER}")
     header = [h.strip() for h in header]
     types = {c.name: c.type for c in contract.columns}
     missing = [c.name for c in contract.columns if c.required and c.name not in header]
-    if missing:
+    if missing:  # names from the contract only: the header itself is never echoed
         raise ContractError(f"{path} lacks required column(s) {missing} of contract "
-                            f"{contract.table}; header was {header}")
-    if len(set(header)) != len(header):
-        raise ContractError(f"{path} has duplicate column names in its header {header}")
+                            f"{contract.name} (its header has {len(header)} column(s)). "
+                            f"{REDELIVER}")
+    duplicated = sorted({h for h in header if header.count(h) > 1})
+    if duplicated:
+        raise ContractError(f"{path} has duplicate column names in its header: "
+                            f"{[safe_excerpt(h, 40) for h in duplicated]}. {REDELIVER}")
     extra = [h for h in header if h not in types]
     columns = "{" + ", ".join(f"{sql_literal(h)}: {sql_literal(types.get(h, 'VARCHAR'))}"
                               for h in header) + "}"
@@ -202,21 +249,26 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
         select *, {reason} as _reason from (
         select row_number() over () as _record_no, null::bigint as _line_no,
                {', '.join(select)}, {extra_json} as _extra
-        from read_csv({sql_literal(str(path))}, columns={columns}, header=true,
+        from read_csv({exact_path(path)}, columns={columns}, header=true,
              delim={sql_literal(delim)}, quote={sql_literal(str(opts.get('quote', '"')))},
              escape={sql_literal(str(opts.get('escape', '"')))}, encoding={sql_literal(encoding)},
-             auto_detect=false, strict_mode=true, store_rejects=true,
-             rejects_table='_rejects', rejects_scan='_rejects_scan'))"""
+             auto_detect=false, strict_mode=true, max_line_size={contract.max_line_bytes},
+             store_rejects=true, rejects_table='_rejects', rejects_scan='_rejects_scan'))"""
     )
     con.execute(
-        """create or replace temp table _rejected as
-        select line as line_no, any_value(csv_line) as raw_text,
+        f"""create or replace temp table _rejected as
+        select line as line_no, left(any_value(csv_line), {RAW_TEXT_LIMIT}) as raw_text,
                string_agg(distinct error_type || coalesce(':' || column_name, ''), '; '
                           order by error_type || coalesce(':' || column_name, ''))
                    as reason
         from _rejects group by line"""
     )
     return extra, hashlib.sha256(",".join(header).encode()).hexdigest()[:16]
+
+
+RAW_TEXT_LIMIT = 2000  # characters of a quarantined line kept in raw._quarantine.raw_text
+# DuckDB's reader errors that quarantine a whole NDJSON line, by the reason we record
+LINE_ERRORS = {"LINE SIZE OVER MAXIMUM": "line_too_long", "INVALID ENCODING": "invalid_utf8"}
 
 
 def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
@@ -229,13 +281,31 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
     """
     schema = json.dumps({c.name: "VARCHAR" for c in contract.columns})
     # Two statements on purpose: numbering lines needs one ordered pass over the (gzip) stream,
-    # parsing can then run on every core.
+    # parsing can then run on every core. A line the reader refuses (longer than the contract's
+    # max_line_bytes, not UTF-8) is kept aside with its line number (store_rejects), so the
+    # numbers of the lines after it are shifted back into place (ASOF on the rejects).
     con.execute(
-        f"""create or replace temp table _text as
-        select row_number() over () as _line_no, line
-        from read_csv({sql_literal(str(path))}, columns={{'line': 'VARCHAR'}}, header=false,
-             delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false)"""
+        f"""create or replace temp table _numbered as
+        select row_number() over () as _read_no, line
+        from read_csv({exact_path(path)}, columns={{'line': 'VARCHAR'}}, header=false,
+             delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false,
+             max_line_size={contract.max_line_bytes}, store_rejects=true,
+             rejects_table='_rejects', rejects_scan='_rejects_scan')"""
     )
+    con.execute(
+        """create or replace temp table _line_rejects as
+        select line as line_no, line - row_number() over (order by line) as lines_read_before,
+               row_number() over (order by line) as rejected_so_far, csv_line, error_type
+        from (select line, any_value(csv_line) as csv_line, any_value(error_type) as error_type
+              from _rejects group by line)"""
+    )
+    con.execute(
+        """create or replace temp table _text as
+        select _numbered._read_no + coalesce(r.rejected_so_far, 0) as _line_no, _numbered.line
+        from _numbered asof left join _line_rejects as r
+             on _numbered._read_no > r.lines_read_before"""
+    )
+    con.execute("drop table temp._numbered")
     cols, casts = [], []
     for c in contract.columns:
         field = f"s.{_ident(c.name)}"
@@ -272,14 +342,21 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path
                {extra_json} as _extra, _reason
         from _lines where _is_object"""
     )
+    reasons = " ".join(f"when {sql_literal(k)} then {sql_literal(v)}" for k, v in
+                       LINE_ERRORS.items())
     con.execute(
-        """create or replace temp table _rejected as
-        select _line_no as line_no, line as raw_text,
+        f"""create or replace temp table _rejected as
+        select _line_no as line_no, left(line, {RAW_TEXT_LIMIT}) as raw_text,
                case when line is null or trim(line) = '' then 'empty_line'
                     when json_valid(line) then 'json_not_an_object' else 'invalid_json' end
                    as reason
-        from _lines where not _is_object"""
+        from _lines where not _is_object
+        union all
+        select line_no, left(csv_line, {RAW_TEXT_LIMIT}),
+               case error_type {reasons} else lower(replace(error_type, ' ', '_')) end
+        from _line_rejects"""
     )
+    con.execute("drop table temp._line_rejects")
     return extra, hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
 
 
@@ -298,8 +375,10 @@ def _write_manifest(con, result: FileResult, contract: Contract, *, load_id: str
                     size: int, sha: str, fingerprint: str | None, day: date, started: float,
                     reason: str | None) -> None:
     con.execute(
-        "insert into raw._load_manifest values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-        "to_timestamp(?), current_timestamp)",
+        "insert into raw._load_manifest (load_id, table_name, source, path, size_bytes, sha256, "
+        "schema_fingerprint, version, status, reason, rows_read, rows_loaded, rows_quarantined, "
+        "extra_columns, interval_start, started_at, finished_at) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, to_timestamp(?), current_timestamp)",
         [load_id, contract.table, contract.source, rel, size, sha, fingerprint, result.version,
          result.status, reason, result.rows_read, result.rows_loaded, result.rows_quarantined,
          result.extra_columns, day, started],
@@ -308,18 +387,20 @@ def _write_manifest(con, result: FileResult, contract: Contract, *, load_id: str
 
 def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *, rel: str,
               day: date, max_reject_rate: float, reject_floor: int = 0,
-              sha: str | None = None) -> FileResult:
+              sha: str | None = None, ledger: tuple[str, list[str]] | None = None) -> FileResult:
     """Load one landing file in one transaction (see the module docstring).
 
     The file is refused when more than ``max_reject_rate`` of its rows *and* more than
     ``reject_floor`` rows are quarantined (the floor keeps tiny delta files from being refused
     for one bad row). ``sha`` is the file's sha256 when the caller has already computed it.
+    ``ledger`` is (erasure key, hashes) of the erasure ledger: rows of an erased person are
+    quarantined as ``erased`` without their text, never loaded (upstream.erasure).
     """
     started = time.time()
     size = path.stat().st_size
     if size == 0:
         raise LandingError(f"{path} is empty (0 bytes); expected a {contract.format} file for "
-                           f"{contract.table}")
+                           f"{contract.table}. {REDELIVER}")
     sha = sha or sha256_of(path)
     last_version, loaded_sha = _previous(con, rel)
     if loaded_sha == sha:
@@ -340,32 +421,42 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         return result
     result = FileResult(contract.table, rel, "loaded", version=last_version + 1)
     con.begin()
+    # timestamps without an offset are in the contract's zone (default UTC), whatever the host
+    con.execute(f"set TimeZone = {sql_literal(contract.timezone)}")
     try:
         stage = _stage_csv if contract.format == "csv" else _stage_ndjson
         try:
             extra, fingerprint = stage(con, contract, path, day)
         except duckdb.Error as exc:
-            raise LandingError(f"{path} cannot be parsed as {contract.format}: {exc}") from exc
+            raise LandingError(f"{path} cannot be parsed as {contract.format}: "
+                               f"{safe_excerpt(exc)}. {REDELIVER}") from exc
         result.extra_columns = extra
+        erased = erased_rows_sql(contract.erasure) if ledger and ledger[1] else None
+        if erased:
+            create_ledger_tables(con, *ledger)
         _quarantine_and_load(con, contract, result, load_id=load_id, rel=rel,
-                             replaces=last_version > 0)
+                             replaces=last_version > 0, erased=erased)
         result.seconds = round(time.time() - started, 3)
         if result.rows_read == 0 and not contract.allow_empty:
             raise LandingError(f"{path} holds no rows (header only or blank); contract "
-                               f"{contract.name} does not allow empty deliveries")
-        rate = result.rows_quarantined / result.rows_read if result.rows_read else 0.0
-        if rate > max_reject_rate and result.rows_quarantined > reject_floor:
+                               f"{contract.name} does not allow empty deliveries. {REDELIVER}")
+        # an erased person's rows are not defects of the file
+        defects = result.rows_quarantined - result.rows_erased
+        rate = defects / result.rows_read if result.rows_read else 0.0
+        if rate > max_reject_rate and defects > reject_floor:
             top = con.execute(
                 "select reason, count(*) n from raw._quarantine where load_id = ? "
                 "group by reason order by n desc, reason limit 5", [load_id]).fetchall()
             hints = [f"{k.reason}: {k.hint}" for k in contract.checks
                      if k.hint and k.reason in {r for r, _ in top}]
-            raise _Refused(f"{path}: {result.rows_quarantined} of {result.rows_read} rows "
+            raise _Refused(f"{path}: {defects} of {result.rows_read} rows "
                            f"({rate:.1%}) rejected, above the limit of {max_reject_rate:.1%} "
                            f"(UPSTREAM_MAX_REJECT_RATE) and more than {reject_floor} rows "
                            "(UPSTREAM_REJECT_FLOOR); file refused, nothing loaded. Reasons: "
                            + ", ".join(f"{r} x{n}" for r, n in top)
-                           + "".join(f". To fix {h}" for h in hints))
+                           + "".join(f". To fix {h}" for h in hints)
+                           + f". Every rejected row with its reason: `upstream check-landing "
+                           f"{path.parents[2]} --day {day}`. {REDELIVER}")
         note = None
         if loaded_sha is not None:
             note = f"new content for a known path: replaces version {last_version}"
@@ -386,6 +477,7 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
         con.rollback()
         raise
     finally:
+        con.execute("set TimeZone = 'UTC'")
         _drop_temporary(con)
     return result
 
@@ -406,10 +498,16 @@ def _drop_temporary(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id: str,
-                         rel: str, replaces: bool) -> None:
+                         rel: str, replaces: bool, erased: str | None = None) -> None:
     """Write the staged file's good rows to raw and its bad rows to quarantine, and check
-    read = loaded + quarantined against the rows actually inserted."""
+    read = loaded + quarantined against the rows actually inserted. Rows matching ``erased``
+    (an erased person's) are quarantined without any of their text."""
     row_json = ", ".join(f"{sql_literal(c)}, {_ident(c)}" for c in contract.names)
+    keep = "true"
+    if erased:
+        con.execute(f"create or replace temp table _erased as select _record_no from _parsed "
+                    f"where {erased}")
+        keep = "_record_no not in (select _record_no from _erased)"
     if replaces:  # a new version of a known path replaces the old version's rows
         con.execute(f"delete from raw.{contract.table} where _source_file = ?", [rel])
         con.execute("delete from raw._quarantine where source_file = ?", [rel])
@@ -420,12 +518,24 @@ def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id
         "from _rejected", [load_id, contract.table, rel]).fetchone()[0]
     bad = con.execute(
         "insert into raw._quarantine select ?, ?, ?, _line_no, _record_no, "
-        f"json_object({row_json})::varchar, _reason from _parsed where _reason is not null",
+        f"left(json_object({row_json})::varchar, {RAW_TEXT_LIMIT}), _reason "
+        f"from _parsed where _reason is not null and {keep}",
         [load_id, contract.table, rel]).fetchone()[0]
+    if erased:
+        result.rows_erased = con.execute(
+            "insert into raw._quarantine select ?, ?, ?, _line_no, _record_no, null, 'erased' "
+            "from _parsed where _record_no in (select _record_no from _erased)",
+            [load_id, contract.table, rel]).fetchone()[0]
+        bad += result.rows_erased
+        for column, kind in contract.erasure if result.rows_erased else ():
+            result.erased_identifiers |= {r[0] for r in con.execute(
+                f"select distinct {identifier_sql(kind, _ident(column))} from _parsed "
+                f"where _record_no in (select _record_no from _erased) and {_ident(column)} "
+                "is not null").fetchall()}
     cols = ", ".join(_ident(c) for c in contract.names)
     loaded = con.execute(
         f"insert into raw.{contract.table} ({cols}, _extra, _load_id, _source_file, _record_no) "
-        f"select {cols}, _extra, ?, ?, _record_no from _parsed where _reason is null",
+        f"select {cols}, _extra, ?, ?, _record_no from _parsed where _reason is null and {keep}",
         [load_id, rel]).fetchone()[0]
     parsed = con.execute("select count(*) from _parsed").fetchone()[0]
     result.rows_read = parsed + con.execute("select count(*) from _rejected").fetchone()[0]
@@ -436,43 +546,72 @@ def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id
                            f"{loaded}, quarantined {result.rows_quarantined}")
 
 
-def _is_landing_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and not path.name.endswith(".tmp")
-
-
 @dataclass(frozen=True)
 class DayDelivery:
     """One source's landing folder for one day: files matched to contracts, and what is wrong."""
 
     folder: Path
     files: list[tuple[Contract, Path]]
-    problems: list[str]  # each names the folder or file
+    problems: list[str]  # each names the folder or file and ends with what to do next
+
+
+def _is_ignored(path: Path) -> bool:
+    """Hidden files and ``*.tmp`` are a sender's work in progress, not a delivery."""
+    return path.name.startswith(".") or path.name.endswith(".tmp")
+
+
+def _entry_problem(path: Path, root: Path) -> str | None:
+    """Why a folder entry cannot be a landing file: only regular files inside the landing root
+    are read (a symbolic link could expose any file of the machine, e.g. a secret)."""
+    if path.is_symlink():
+        return (f"{path} is a symbolic link; landing files must be regular files inside "
+                f"{root} and links are never followed. {REPLACE_LINK}")
+    if not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        return f"{path} is {kind}; a day folder holds files only. {RENAME}"
+    if not path.resolve().is_relative_to(root):
+        return f"{path} lies outside the landing root {root}. {REPLACE_LINK}"
+    return None
 
 
 def claim_files(settings: Settings, source: str, day: date) -> DayDelivery:
     """Match every file of ``source`` for ``day`` to exactly one contract, collecting problems:
-    a missing folder, a file no contract or two contracts claim, a required contract without a
-    file. Contracts come with their seed vocabularies resolved."""
+    a missing folder, a folder that is not one (a file, a link out of the landing root), an
+    entry that is not a regular file, a file no contract or two contracts claim, a required
+    contract without a file. Contracts come with their seed vocabularies resolved."""
+    root = settings.landing_dir.resolve()
     folder = settings.landing_dir / source / day.isoformat()
+    if folder.is_symlink() or (folder.exists() and not folder.resolve().is_relative_to(root)):
+        return DayDelivery(folder, [], [f"{folder} is a link or lies outside the landing root "
+                                        f"{root}; day folders must be real folders inside it. "
+                                        f"{REPLACE_LINK}"])
+    if folder.exists() and not folder.is_dir():
+        return DayDelivery(folder, [], [f"{folder} is a file, not a folder; source {source!r} "
+                                        f"delivers a folder per day. {DELIVER_MISSING}"])
     if not folder.is_dir():
         return DayDelivery(folder, [], [f"no landing folder for source {source!r} on {day}: "
-                                        f"{folder} does not exist"])
+                                        f"{folder} does not exist. {DELIVER_MISSING}"])
     seeds = settings.dbt_project_dir / "seeds"
     contracts = [with_vocabularies(c, seeds) for c in contracts_for(source)]
     found: list[tuple[Contract, Path]] = []
     problems: list[str] = []
-    for path in sorted(p for p in folder.iterdir() if _is_landing_file(p)):
+    for path in sorted(p for p in folder.iterdir() if not _is_ignored(p)):
+        problem = _entry_problem(path, root)
+        if problem:
+            problems.append(problem)
+            continue
         claims = [c for c in contracts if c.matches(path.name)]
         if len(claims) == 1:
             found.append((claims[0], path))
         else:
             patterns = [c.pattern for c in contracts]
             problems.append(f"{path}: {'no' if not claims else 'more than one'} contract of "
-                            f"source {source!r} matches this file (patterns {patterns})")
+                            f"source {source!r} matches this file (patterns {patterns}). {RENAME}")
     for contract in contracts:
         if not contract.optional and not any(c is contract for c, _ in found):
             problems.append(f"{folder}: no file matching {contract.pattern!r}; source "
-                            f"{source!r} must deliver one for {day} (contract {contract.name})")
+                            f"{source!r} must deliver one for {day} (contract {contract.name}). "
+                            f"{DELIVER_MISSING}")
     return DayDelivery(folder, found, problems)
 
 
@@ -507,27 +646,49 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
         first = first_of_content.setdefault(sha, i) if sha else i  # 0-byte files fail alone
         waves[0 if first == i else 1].append(i)
     results: dict[int, FileResult] = {}
+    hashes = ledger_hashes(settings)
+    ledger = (erasure_secret(settings), sorted(hashes)) if hashes else None
     with connection(settings.warehouse_path) as con:
         con.execute(MANIFEST_DDL)
-        for contract in {c.table: c for c in contracts_for(source)}.values():
+        tables = {c.table: c for c in contracts_for(source)}
+        for contract in tables.values():
             ensure_raw_table(con, contract)
+        failure: BaseException | None = None
         try:
             for wave in waves:
-                _load_wave(con, settings, plan, wave, results)
-        finally:
-            report.files = [results[i] for i in sorted(results)]
+                _load_wave(con, settings, plan, wave, results, ledger)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after acting on erasures
+            failure = exc
+        report.files = [results[i] for i in sorted(results)]
+        # orders and lines that arrived for an erased person are recorded and swept
+        forget_derived(settings, con, {i for f in report.files for i in f.erased_identifiers})
+        if "crm_customers" in tables:  # every CRM deletion committed so far is acted on now
+            report.erased = _erase_crm_deletions(settings, con)
+        if failure is not None:
+            raise failure
         _record_run(con, report, started)
     return report
 
 
+def _erase_crm_deletions(settings: Settings, con: duckdb.DuckDBPyConnection) -> int:
+    """A CRM delete row is an erasure (upstream.erasure): ledger, purge, publications. The purge
+    removes the delete row too, so a delete still in raw is one not yet acted on."""
+    ids = [r[0] for r in con.execute("select distinct crm_id from raw.crm_customers "
+                                     "where op = 'delete' order by 1").fetchall()]
+    if ids:
+        erase(settings, ids, via="crm_delete", con=con)
+    return len(ids)
+
+
 def _load_one(con: duckdb.DuckDBPyConnection, settings: Settings, day: date, contract: Contract,
-              path: Path, sha: str | None) -> FileResult:
+              path: Path, sha: str | None,
+              ledger: tuple[str, list[str]] | None = None) -> FileResult:
     rel = path.relative_to(settings.landing_dir).as_posix()
     cursor = con.cursor()
     try:
         result = load_file(cursor, contract, path, rel=rel, day=day,
                            max_reject_rate=settings.max_reject_rate,
-                           reject_floor=settings.reject_floor, sha=sha)
+                           reject_floor=settings.reject_floor, sha=sha, ledger=ledger)
     finally:
         cursor.close()
     log.info("%-16s %-40s %-8s read=%d loaded=%d quarantined=%d extra=%s %.2fs %s",
@@ -537,14 +698,14 @@ def _load_one(con: duckdb.DuckDBPyConnection, settings: Settings, day: date, con
 
 
 def _load_wave(con, settings: Settings, plan: list, wave: list[int],
-               results: dict[int, FileResult]) -> None:
+               results: dict[int, FileResult], ledger: tuple[str, list[str]] | None) -> None:
     if settings.ingest_workers == 1:  # strictly one after the other, stop at the first error
         for i in wave:
-            results[i] = _load_one(con, settings, *plan[i])
+            results[i] = _load_one(con, settings, *plan[i], ledger)
         return
     errors: dict[int, BaseException] = {}
     with ThreadPoolExecutor(max_workers=settings.ingest_workers) as pool:
-        futures = {pool.submit(_load_one, con, settings, *plan[i]): i for i in wave}
+        futures = {pool.submit(_load_one, con, settings, *plan[i], ledger): i for i in wave}
         for future in as_completed(futures):
             i = futures[future]
             try:

@@ -71,6 +71,8 @@ class Settings:
     history_start: date = date(2000, 1, 1)
     # where sources deliver: UPSTREAM_LANDING_DIR, else <data_dir>/landing
     landing_root: Path | None = None
+    # key of the erasure ledger's hashes: UPSTREAM_ERASURE_SECRET, else a local random key
+    erasure_secret: str | None = None
 
     @property
     def landing_dir(self) -> Path:
@@ -100,6 +102,11 @@ class Settings:
     @property
     def versions_dir(self) -> Path:
         return self.published_dir / "versions"
+
+    @property
+    def erasure_ledger(self) -> Path:
+        """Keyed hashes of every erased identifier (upstream.erasure), outside the warehouse."""
+        return self.data_dir / "privacy" / "erasure_ledger.jsonl"
 
     @property
     def current_link(self) -> Path:
@@ -141,4 +148,5 @@ def get_settings() -> Settings:
         history_start=_date("UPSTREAM_HISTORY_START", date(2000, 1, 1)),
         landing_root=(Path(os.environ["UPSTREAM_LANDING_DIR"]).resolve()
                       if os.environ.get("UPSTREAM_LANDING_DIR") else None),
+        erasure_secret=os.environ.get("UPSTREAM_ERASURE_SECRET") or None,
     )

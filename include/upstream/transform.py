@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from upstream.settings import Settings
+from upstream.warehouse import connection
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +49,58 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
     if proc.returncode != 0:
         lines = (proc.stdout + proc.stderr).splitlines()
         failures = [ln for ln in lines if any(w in ln for w in ("ERROR", "FAIL", "Error", "Done."))]
+        models = sorted(set(FAILED_NODE.findall(proc.stdout + proc.stderr)))
         hint = ""
         if "Could not set lock on file" in proc.stdout + proc.stderr:
             hint = (f"\nAnother process holds {settings.warehouse_path}: warehouse writers must run "
                     "in the 'duckdb_writer' pool; find the holder with `fuser` and stop it.")
+        elif models:
+            hint = _suspect_deliveries(settings)
         raise TransformFailed(
-            f"dbt {' '.join(args)} failed (exit {proc.returncode}) on {settings.warehouse_path}:\n"
+            f"dbt {' '.join(args)} failed (exit {proc.returncode}) on {settings.warehouse_path}"
+            + (f" in {', '.join(models)}" if models else "") + ":\n"
             + "\n".join(failures[-20:] or lines[-20:]) + hint
         )
+    if args[0] in ("build", "run"):
+        _record_success(settings, args, as_of)
     return proc.stdout
+
+
+# "Database Error in model design_demand (models/marts/design_demand.sql)", and tests alike
+FAILED_NODE = re.compile(r"(?:Error|Failure) in (?:model|test|seed|snapshot|unit_test) (\S+)")
+RUNS_DDL = """
+create schema if not exists audit;
+create table if not exists audit.dbt_runs (
+    finished_at timestamptz not null, as_of date not null, args varchar not null)
+"""
+
+
+def _record_success(settings: Settings, args: list[str], as_of: date) -> None:
+    """Remember when dbt last succeeded: a later failure lists the deliveries since then."""
+    with connection(settings.warehouse_path) as con:
+        con.execute(RUNS_DDL)
+        con.execute("insert into audit.dbt_runs values (now(), ?, ?)", [as_of, " ".join(args)])
+
+
+def _suspect_deliveries(settings: Settings, limit: int = 10) -> str:
+    """The landing files loaded since dbt last succeeded: a failure caused by data (a value a
+    model cannot cast, say) came in with one of them."""
+    try:
+        with connection(settings.warehouse_path, read_only=True) as con:
+            try:
+                since = con.execute("select max(finished_at) from audit.dbt_runs").fetchone()[0]
+            except duckdb.CatalogException:
+                since = None
+            files = [r[0] for r in con.execute(
+                "select path from raw._load_manifest where status = 'loaded' and "
+                "finished_at > coalesce(?, '-infinity'::timestamptz) "
+                "order by finished_at desc", [since]).fetchall()]
+    except duckdb.Error:  # no ledger yet: nothing to point at
+        return ""
+    if not files:
+        return ""
+    when = "since dbt last succeeded" if since else "so far (dbt never succeeded here)"
+    more = f" and {len(files) - limit} more" if len(files) > limit else ""
+    return (f"\nIf data caused this, it came with a delivery loaded {when}: {files[:limit]}{more}"
+            ". Next: find the row (raw.<table> where _source_file = ...), have the source "
+            "re-deliver the file corrected under the same name, then clear the run.")

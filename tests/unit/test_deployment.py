@@ -74,7 +74,8 @@ def test_compose_binds_only_loopback_and_keeps_secrets_out():
     for svc in _compose()["services"].values():
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), port
-    for secret in ("POSTGRES_PASSWORD", "UPSTREAM_PSEUDONYM_SECRET", "AIRFLOW_JWT_SECRET"):
+    for secret in ("POSTGRES_PASSWORD", "UPSTREAM_PSEUDONYM_SECRET", "UPSTREAM_ERASURE_SECRET",
+                   "AIRFLOW_JWT_SECRET"):
         assert re.search(rf"\$\{{{secret}:\?", text), f"{secret} must come from the environment"
 
 

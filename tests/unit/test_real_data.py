@@ -202,8 +202,18 @@ def test_everything_loads_or_is_quarantined_with_a_reason(world):
                                   "from raw._load_manifest")
     assert all(read == loaded + quarantined for _, read, loaded, quarantined in manifest)
     quarantined = _rows(world["wh"], "select source_file, reason, raw_text::json ->> 'order_id' "
-                                     "from raw._quarantine")
+                                     "from raw._quarantine where reason <> 'erased'")
     assert quarantined == [("orders/2026-11-01/orders_20261101.csv", "unknown_currency", "O9")]
+    # Eve was erased by the day-2 CRM delta: her later deliveries are quarantined without text
+    # (her login and view, her order and her guest order), the lines of those orders purged
+    erased = _rows(world["wh"], "select source_file, count(*), count(raw_text) from "
+                                "raw._quarantine where reason = 'erased' group by all order by 1")
+    assert erased == [("orders/2026-11-01/orders_20261101.csv", 2, 0),
+                      ("web/2026-11-01/events_20261101.ndjson.gz", 2, 0)]
+    assert _rows(world["wh"], "select rows_loaded, rows_erased from raw._load_manifest "
+                              "where table_name = 'erp_order_lines'") == [(13, 2)]
+    assert _rows(world["wh"], "select count(*) from raw.erp_order_lines "
+                              "where order_id in ('O5', 'O6')") == [(0,)]
 
 
 def test_gate_passes_and_every_feed_is_published(world):

@@ -43,14 +43,14 @@ def test_amounts_are_converted_to_eur_with_reference_rates(con):
         assert abs(float(price) / float(rate) - float(eur)) <= 0.005
 
 
-def test_deleted_customers_are_erased_from_staging(con):
-    deleted = _one(con, "select count(distinct crm_id) from raw.crm_customers where op = 'delete'")
-    assert deleted > 0
-    assert _one(con, """
-        select count(*) from staging.stg_crm__customers s
-        join (select crm_id from raw.crm_customers
-              qualify row_number() over (partition by crm_id order by updated_at desc) = 1
-              and op = 'delete') d on s.customer_id = d.crm_id""") == 0
+def test_deleted_customers_are_erased_at_ingest(con):
+    """A CRM delete is an erasure (upstream.erasure, tests in test_erasure.py): its rows leave
+    raw, the manifest counts them, and staging has every living customer once."""
+    assert _one(con, "select count(*) from raw.crm_customers where op = 'delete'") == 0
+    assert _one(con, "select sum(rows_erased) from raw._load_manifest "
+                     "where table_name = 'crm_customers'") > 0
+    assert _one(con, "select count(*) from staging.stg_crm__customers") == _one(
+        con, "select count(distinct crm_id) from raw.crm_customers")
 
 
 def test_phones_are_normalised_to_e164(con):
@@ -176,3 +176,44 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
                          "join raw.web_events r on r.event_id = e.event_id "
                          "and r._loaded_at = e._loaded_at where r.user_agent = 'resent'"
                          ).fetchone()[0] == 0
+
+
+def test_a_dbt_failure_caused_by_data_names_the_node_and_the_suspect_deliveries(settings,
+                                                                                monkeypatch):
+    """An older contract let an unknown currency in on day 2: dbt's test fails, and the message
+    names the failing test and the files loaded since dbt last succeeded (day 2's), not day 1's."""
+    from dataclasses import replace
+    from datetime import date
+
+    from upstream import ingest as ingest_mod
+    from upstream.generate import Messiness, generate
+    from upstream.ingest import ingest_source
+    from upstream.transform import TransformFailed, run_dbt
+
+    day1, day2 = date(2026, 11, 1), date(2026, 11, 2)
+    generate(settings.landing_dir, seed=2, sf=0.001, days=2, mess=Messiness.clean())
+    for source in ("catalogue", "crm", "web", "orders"):
+        ingest_source(settings, source, [day1])
+    run_dbt(settings, ["build"], as_of=day2)
+
+    lenient = ingest_mod.with_vocabularies
+
+    def without_currency_check(contract, seeds):
+        resolved = lenient(contract, seeds)
+        return replace(resolved, checks=tuple(k for k in resolved.checks
+                                              if k.reason != "unknown_currency"))
+
+    monkeypatch.setattr(ingest_mod, "with_vocabularies", without_currency_check)
+    orders = settings.landing_dir / "orders" / day2.isoformat() / "orders_20261102.csv"
+    lines = orders.read_text().splitlines()
+    lines[1] = lines[1].replace(",EUR,", ",XXX,")
+    orders.write_text("\n".join(lines) + "\n")
+    for source in ("catalogue", "crm", "web", "orders"):
+        ingest_source(settings, source, [day2])
+    with pytest.raises(TransformFailed) as caught:
+        run_dbt(settings, ["build"], as_of=date(2026, 11, 3))
+    message = str(caught.value)
+    assert " in relationships_stg_erp__orders_currency_code" in message.splitlines()[0]
+    assert "orders/2026-11-02/orders_20261102.csv" in message
+    assert "orders/2026-11-01/orders_20261101.csv" not in message
+    assert "Next:" in message

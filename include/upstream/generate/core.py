@@ -356,10 +356,13 @@ class DayGenerator:
         if d == 0:
             frame = cust.copy()
         else:
-            # about 1 % updated, and at least one customer asks to be deleted every day
+            # about 1 % updated, and (knob crm_deletions) customers ask to be erased every day
             updated = rng.random(len(cust)) < 0.01
             deleted = np.zeros(len(cust), dtype=bool)
-            deleted[rng.choice(len(cust), max(1, len(cust) // 2000), replace=False)] = True
+            if self.w.mess.crm_deletions > 0:
+                n_deleted = max(1, int(len(cust) * self.w.mess.crm_deletions))
+                deleted[rng.choice(len(cust), n_deleted, replace=False)] = True
+                self.summary.injected["crm_deletions"] += n_deleted
             frame = cust[updated | deleted].copy()
             frame["segment"] = rng.integers(0, len(v.SEGMENTS), len(frame))
             frame["consent_marketing"] = rng.random(len(frame)) < 0.6

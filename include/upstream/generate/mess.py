@@ -15,6 +15,7 @@ class Messiness:
     null_required: float = 0.001     # a required field left empty
     out_of_range: float = 0.001      # negative quantities, future dates, impossible birth years
     mixed_currency: float = 0.05     # orders in CHF, GBP, SEK, PLN instead of EUR
+    crm_deletions: float = 0.0005    # per day: share of customers erased by a CRM delete (>= 1)
     schema_drift_day: int = 3        # from this day on: orders gain a column, channel is renamed
 
     @classmethod
