@@ -25,12 +25,17 @@ see a lock, a half-written file or two versions mixed; a reader holding an old v
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import json
 import logging
 import os
 import shutil
 import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -104,6 +109,50 @@ class Candidate:
         return cls(Path(doc["path"]), int(doc["version"]), doc["run_id"],
                    date.fromisoformat(doc["interval_start"]),
                    date.fromisoformat(doc["interval_end"]), dict(doc["row_counts"]))
+
+
+_held = threading.local()
+
+
+@contextmanager
+def publication_lock(settings: Settings, *, what: str = "publication",
+                     timeout: float = 900.0) -> Iterator[None]:
+    """One writer of ``published/`` at a time, across processes: publish, repair, rollback,
+    prune and erasure rewrites take an exclusive flock on ``published/.lock`` (released by the
+    kernel if the holder dies). Re-entrant within a thread, so publish may prune under it."""
+    if getattr(_held, "depth", 0):
+        _held.depth += 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    settings.published_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.published_dir / ".lock"
+    with path.open("a+") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    fh.seek(0)
+                    raise PublicationError(
+                        f"{path} is held by another publisher ({fh.read().strip() or 'unknown'}) "
+                        f"for more than {timeout:.0f} s; {what} waited and gave up. Next: check "
+                        "that process (`fuser` on the lock file), then retry.") from None
+                time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}: {what} since {datetime.now(UTC).isoformat()}\n")
+        fh.flush()
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def version_name(version: int) -> str:
@@ -260,24 +309,51 @@ def _point_current(settings: Settings, version: int) -> None:
 
 
 def publish_candidate(settings: Settings, candidate: Candidate) -> dict:
-    """Make a gated candidate the new current version; return its manifest."""
-    if not candidate.gate_record.exists():
-        raise PublishRefused(f"{candidate.path} has no gate record: run the gate first")
-    gate = json.loads(candidate.gate_record.read_text())
-    checksum = sha256_of(candidate.path)
-    if not gate.get("success") or gate.get("sha256") != checksum:
-        raise PublishRefused(
-            f"{candidate.path} is not publishable: gate success={gate.get('success')}, gate "
-            f"checked sha256 {gate.get('sha256')}, file has {checksum}")
-    name = version_name(candidate.version)
-    final = settings.versions_dir / name
-    if final.exists():
-        raise PublishRefused(f"version {name} already exists; build a new candidate")
-    incoming = settings.versions_dir / f".incoming-{name}"
-    shutil.rmtree(incoming, ignore_errors=True)
-    incoming.mkdir(parents=True)
-    os.replace(candidate.path, incoming / "design.duckdb")
-    os.replace(candidate.gate_record, incoming / "gate.json")
+    """Make a gated candidate the new current version; return its manifest.
+
+    Idempotent: a retry of the same candidate (its task failed after a step, or the process
+    died) finishes what is missing and returns the same version, or says precisely why it
+    cannot. Runs under :func:`publication_lock`, so no repair or other publish interleaves.
+    """
+    with publication_lock(settings, what=f"publish of run {candidate.run_id}"):
+        name = version_name(candidate.version)
+        final = settings.versions_dir / name
+        if final.exists():
+            return _finish_published(settings, candidate, final)
+        incoming = settings.versions_dir / f".incoming-{name}"
+        db, record = candidate.path, candidate.gate_record
+        if not db.exists() and (incoming / "design.duckdb").exists():
+            # a retry after a crash half-way: the gated file already moved into the folder
+            db, record = incoming / "design.duckdb", incoming / "gate.json"
+        if not db.exists():
+            raise PublishRefused(
+                f"candidate {candidate.path.name} is gone: a failed gate discarded it, or "
+                f"`publish repair` removed its half-published copy after a crash. Next: clear "
+                "the run from build_candidate to build and gate a new candidate.")
+        if not record.exists():
+            raise PublishRefused(f"{candidate.path} has no gate record: run the gate first "
+                                 "(clear the run from the gate task)")
+        gate = json.loads(record.read_text())
+        checksum = sha256_of(db)
+        if not gate.get("success") or gate.get("sha256") != checksum:
+            raise PublishRefused(
+                f"{candidate.path} is not publishable: gate success={gate.get('success')}, gate "
+                f"checked sha256 {gate.get('sha256')}, file has {checksum}")
+        _write_version(settings, candidate, gate, db, record, incoming, checksum)
+        os.replace(incoming, final)        # 1. the version exists, complete
+        return _finish_published(settings, candidate, final)
+
+
+def _write_version(settings: Settings, candidate: Candidate, gate: dict, db: Path, record: Path,
+                   incoming: Path, checksum: str) -> None:
+    """Fill ``incoming`` with the gated database, its gate record, Parquet feeds, Data Docs and
+    the manifest; every step can be redone."""
+    incoming.mkdir(parents=True, exist_ok=True)
+    if db != incoming / "design.duckdb":
+        os.replace(db, incoming / "design.duckdb")
+        os.replace(record, incoming / "gate.json")
+    for redo in ("feeds", "data_docs"):
+        shutil.rmtree(incoming / redo, ignore_errors=True)
     docs = gate.get("data_docs")
     if docs and Path(docs).exists():  # the run's GX Data Docs travel with the version
         shutil.copytree(Path(docs).parent, incoming / "data_docs")
@@ -299,14 +375,28 @@ def publish_candidate(settings: Settings, candidate: Candidate) -> dict:
     }
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _fsync_tree(incoming)
-    os.replace(incoming, final)        # 1. the version exists, complete
-    previous = current_version(settings)
-    _point_current(settings, candidate.version)   # 2. readers now get it
-    _append_history(settings, {"event": "publish", "version": candidate.version,
-                               "previous": previous, "run_id": candidate.run_id,
-                               "at": manifest["published_at"]})
+
+
+def _finish_published(settings: Settings, candidate: Candidate, final: Path) -> dict:
+    """Steps 2 and 3 of a publish (repoint ``current``, record history), done once: a version
+    already published by this run is returned as it is."""
+    manifest = read_manifest(final)
+    if manifest.get("run_id") != candidate.run_id:
+        raise PublishRefused(f"version {final.name} already exists, published by run "
+                             f"{manifest.get('run_id')}; build a new candidate")
+    published = {e["version"] for e in history(settings) if e.get("event") == "publish"}
+    if candidate.version not in published:
+        previous = current_version(settings)
+        _point_current(settings, candidate.version)   # 2. readers now get it
+        _append_history(settings, {"event": "publish", "version": candidate.version,
+                                   "previous": previous, "run_id": candidate.run_id,
+                                   "at": manifest["published_at"]})
+        log.info("published %s (%s) at %s", final.name, candidate.row_counts,
+                 settings.published_db)
+    else:
+        log.info("%s was already published by run %s: nothing to redo", final.name,
+                 candidate.run_id)
     prune(settings)
-    log.info("published %s (%s) at %s", name, candidate.row_counts, settings.published_db)
     return manifest
 
 
@@ -319,6 +409,11 @@ def published_versions(settings: Settings) -> list[int]:
 
 def prune(settings: Settings) -> list[int]:
     """Keep the newest ``keep_versions`` versions (and always the current one)."""
+    with publication_lock(settings, what="prune"):
+        return _prune(settings)
+
+
+def _prune(settings: Settings) -> list[int]:
     current = current_version(settings)
     versions = published_versions(settings)
     doomed = [v for v in versions[:-settings.keep_versions] if v != current]
@@ -334,7 +429,14 @@ def repair(settings: Settings) -> list[str]:
     * ``.incoming-*`` folders (a crash while writing a version) are removed;
     * version folders no history line published (a crash between rename and repoint) are removed;
     * a ``current`` pointing at a missing or corrupt version is repointed at the newest valid one.
+
+    Runs under :func:`publication_lock`: it never removes a folder that a live publish writes.
     """
+    with publication_lock(settings, what="repair"):
+        return _repair(settings)
+
+
+def _repair(settings: Settings) -> list[str]:
     actions: list[str] = []
     versions_dir = settings.versions_dir
     if not versions_dir.exists():
@@ -393,6 +495,11 @@ def rollback(settings: Settings, *, to: int | None = None, reason: str,
     """Repoint ``current`` to an earlier valid version (default: the one before current)."""
     if not reason.strip():
         raise ValueError("a rollback needs a reason (--reason)")
+    with publication_lock(settings, what="rollback"):
+        return _rollback(settings, to=to, reason=reason, who=who)
+
+
+def _rollback(settings: Settings, *, to: int | None, reason: str, who: str | None) -> dict:
     current = current_version(settings)
     valid = _valid_versions(settings)
     if to is None:
