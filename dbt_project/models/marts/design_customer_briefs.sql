@@ -5,7 +5,7 @@
 with needs as (
     select * from {{ ref('customer_needs') }}
     where
-        order_count > 0 or category_affinity is not null or top_options is not null
+        lifecycle_stage <> 'prospect' or category_affinity is not null or top_options is not null
         or sizes_by_category is not null or unmet_queries is not null
 ),
 
@@ -33,7 +33,7 @@ final as (
         top_options,
         price_band,
         discount_sensitivity,
-        made_to_order_share,
+        made_to_order_band,
         unmet_queries,
         concat_ws(
             '; ',

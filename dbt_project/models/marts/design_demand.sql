@@ -84,14 +84,14 @@ final as (
         colour,
         material,
         fit,
-        units::integer as units,
-        order_count::integer as order_count,
-        customer_count::integer as customer_count,
+        units::bigint as units,
+        order_count::bigint as order_count,
+        customer_count::bigint as customer_count,
         revenue::decimal(14, 2) as revenue,
-        product_views::integer as product_views,
-        cart_adds::integer as cart_adds,
-        wishlist_adds::integer as wishlist_adds,
-        units_previous::integer as units_previous,
+        product_views::bigint as product_views,
+        cart_adds::bigint as cart_adds,
+        wishlist_adds::bigint as wishlist_adds,
+        units_previous::bigint as units_previous,
         case
             when units_previous > 0
                 then round((units - units_previous) / units_previous, 3)

@@ -36,10 +36,10 @@ final as (
         returned.sku,
         returned.category,
         returned.reason_code,
-        returned.units_returned::integer as units_returned,
-        sold.units_sold::integer as units_sold,
+        returned.units_returned::bigint as units_returned,
+        sold.units_sold::bigint as units_sold,
         round(returned.units_returned / sold.units_sold, 4)::double as return_rate,
-        returned.customer_count::integer as customer_count,
+        returned.customer_count::bigint as customer_count,
         array_to_string(returned.sizes_affected, ',') as sizes_affected
     from returned
     inner join sold on returned.sku = sold.sku

@@ -70,8 +70,8 @@ final as (
         subject,
         category,
         size,
-        events::integer as events,
-        visitor_count::integer as visitor_count
+        events::bigint as events,
+        visitor_count::bigint as visitor_count
     from signals
     where visitor_count >= {{ k }}
 )

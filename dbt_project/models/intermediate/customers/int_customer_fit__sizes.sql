@@ -145,8 +145,8 @@ final as (
         per_category.category,
         per_category.recommended_size,
         round(per_category.winning_votes / (per_category.total_votes + 1), 2) as confidence,
-        coalesce(evidence.kept_units, 0)::integer as kept_units,
-        coalesce(evidence.corrected_units, 0)::integer as corrected_units,
+        coalesce(evidence.kept_units, 0)::bigint as kept_units,
+        coalesce(evidence.corrected_units, 0)::bigint as corrected_units,
         coalesce(evidence.has_measurement, false) as has_measurement
     from per_category
     inner join evidence

@@ -1,7 +1,8 @@
 -- One row per known person (identity component with a living CRM record) whose golden record
 -- grants profiling consent: fit, affinities, price, customisation, unmet demand, value and
--- lifecycle. Every rule is in the intermediate model it comes from or in the comment beside
--- its CTE; every column is described in _marts.yml.
+-- lifecycle, with exact figures. Internal: the published marts.customer_needs coarsens what
+-- could single a person out (quasi-identifiers). Every rule is in the model it comes from or in
+-- the comment beside its CTE; the columns are described in marts/_marts.yml (customer_needs).
 {% set as_of = var('as_of_date') %}
 {% set dimensions = ['category', 'colour', 'material', 'fit'] %}
 with golden as (
@@ -16,6 +17,10 @@ fit as (
 signals as (
     select * from {{ ref('int_signals__weighted') }}
     where is_known_customer
+),
+
+purchases as (
+    select * from {{ ref('int_customer_purchases') }}
 ),
 
 order_lines as (
@@ -86,33 +91,6 @@ affinities as (
     group by person_id
 ),
 
--- price bands are the terciles of all paid unit prices (EUR) before the as-of date
-price_terciles as (
-    select
-        quantile_cont(unit_price_eur, 1 / 3) as low,
-        quantile_cont(unit_price_eur, 2 / 3) as high
-    from order_lines
-),
-
-purchases as (
-    select
-        person_id,
-        count(distinct order_id) as order_count,
-        sum(quantity) as units_bought,
-        sum(returned_quantity) as units_returned,
-        sum(line_amount_eur) as revenue,
-        sum(line_amount_eur * (quantity - least(returned_quantity, quantity)) / quantity)
-            as net_revenue,
-        min(ordered_at)::date as first_order_date,
-        max(ordered_at) as last_order_at,
-        median(unit_price_eur) as median_unit_price_eur,
-        sum(quantity) filter (where discount_rate > 0) / sum(quantity) as discounted_unit_share,
-        sum(quantity) filter (where is_made_to_order) / sum(quantity) as made_to_order_share
-    from order_lines
-    where is_known_customer
-    group by person_id
-),
-
 -- options chosen in the configurator and configured on made-to-order lines, most used first
 options_used as (
     select
@@ -168,19 +146,6 @@ unmet as (
     group by person_id
 ),
 
--- RFM scores 1..5 by percent rank among known buyers (ties share a score); recency in days
--- before the as-of date
-rfm as (
-    select
-        person_id,
-        date_diff('day', last_order_at::date, date '{{ as_of }}') as recency_days,
-        least(5, 1 + floor(5 * percent_rank() over (order by last_order_at)))::integer
-        || least(5, 1 + floor(5 * percent_rank() over (order by order_count)))::integer
-        || least(5, 1 + floor(5 * percent_rank() over (order by net_revenue)))::integer
-            as rfm_score
-    from purchases
-),
-
 final as (
     select
         golden.person_id as customer_id,
@@ -194,53 +159,32 @@ final as (
             affinities.{{ dimension }}_affinity,
         {% endfor %}
         round(purchases.median_unit_price_eur, 2)::decimal(10, 2) as median_unit_price_eur,
-        case
-            when purchases.median_unit_price_eur is null then null
-            when purchases.median_unit_price_eur < price_terciles.low then 'budget'
-            when purchases.median_unit_price_eur > price_terciles.high then 'premium'
-            else 'mid'
-        end as price_band,
+        purchases.price_band,
         round(coalesce(purchases.discounted_unit_share, 0), 3) as discounted_unit_share,
-        case
-            when purchases.person_id is null then null
-            when coalesce(purchases.discounted_unit_share, 0) >= 0.5 then 'high'
-            when coalesce(purchases.discounted_unit_share, 0) >= 0.2 then 'medium'
-            else 'low'
-        end as discount_sensitivity,
+        purchases.discount_sensitivity,
         top_options.top_options,
         round(coalesce(purchases.made_to_order_share, 0), 3) as made_to_order_share,
-        coalesce(unmet.zero_result_searches, 0)::integer as zero_result_searches,
+        coalesce(unmet.zero_result_searches, 0)::bigint as zero_result_searches,
         unmet.unmet_queries,
-        coalesce(unmet.out_of_stock_size_views, 0)::integer as out_of_stock_size_views,
-        coalesce(unmet.abandoned_cart_items, 0)::integer as abandoned_cart_items,
-        coalesce(purchases.order_count, 0)::integer as order_count,
-        coalesce(purchases.units_bought, 0)::integer as units_bought,
-        coalesce(purchases.units_returned, 0)::integer as units_returned,
+        coalesce(unmet.out_of_stock_size_views, 0)::bigint as out_of_stock_size_views,
+        coalesce(unmet.abandoned_cart_items, 0)::bigint as abandoned_cart_items,
+        coalesce(purchases.order_count, 0)::bigint as order_count,
+        coalesce(purchases.units_bought, 0)::bigint as units_bought,
+        coalesce(purchases.units_returned, 0)::bigint as units_returned,
         coalesce(purchases.revenue, 0)::decimal(14, 2) as revenue,
         coalesce(purchases.net_revenue, 0)::decimal(14, 2) as net_revenue,
         purchases.first_order_date,
         purchases.last_order_at::date as last_order_date,
-        rfm.recency_days::integer as recency_days,
-        rfm.rfm_score,
-        case
-            when purchases.person_id is null then 'prospect'
-            when rfm.recency_days > 180 then 'lapsed'
-            when rfm.recency_days > 90 then 'lapsing'
-            when
-                purchases.order_count = 1
-                and date_diff('day', purchases.first_order_date, date '{{ as_of }}') <= 30
-                then 'new'
-            else 'active'
-        end as lifecycle_stage,
+        purchases.recency_days::integer as recency_days,
+        purchases.rfm_score,
+        coalesce(purchases.lifecycle_stage, 'prospect') as lifecycle_stage,
         greatest(purchases.last_order_at, unmet.last_web_activity_at) as last_activity_at
     from golden
-    cross join price_terciles
     left join sizes on golden.person_id = sizes.person_id
     left join affinities on golden.person_id = affinities.person_id
     left join purchases on golden.person_id = purchases.person_id
     left join top_options on golden.person_id = top_options.person_id
     left join unmet on golden.person_id = unmet.person_id
-    left join rfm on golden.person_id = rfm.person_id
 )
 
 select * from final

@@ -1,0 +1,161 @@
+"""Erasure is erasure: once asked, a person leaves the warehouse, the snapshot and every kept
+version, is never loaded again, and no rollback can serve them."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from datetime import date
+
+import duckdb
+import pytest
+
+from upstream import publish as pub
+from upstream.cli import main
+from upstream.gate import run_gate
+from upstream.ingest import ingest_source
+from upstream.transform import run_dbt
+
+from ..conftest import AS_OF, DAYS
+
+SECRET = "test-secret"  # conftest's UPSTREAM_PSEUDONYM_SECRET
+
+
+def _publish(settings, run_id):
+    cand = pub.build_candidate(settings, run_id=run_id, interval_start=DAYS[-1], interval_end=AS_OF)
+    run_gate(settings, cand)
+    return pub.publish_candidate(settings, cand)
+
+
+def _one(db, sql, params=None):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchone()[0]
+    finally:
+        con.close()
+
+
+def _key(person: str) -> str:
+    return hashlib.sha256(f"{SECRET}|{person}".encode()).hexdigest()
+
+
+@pytest.fixture
+def person(warehouse):
+    """A profiled buyer with one CRM record, an email, orders and web events."""
+    return _one(warehouse.warehouse_path, """
+        select n.customer_id from intermediate.int_customer_needs n
+        join staging.stg_crm__customers c on c.customer_id = n.customer_id
+        where n.crm_record_count = 1 and n.order_count >= 2 and c.email is not null
+          and exists (select 1 from raw.web_events w where w.customer_id = n.customer_id)
+        order by n.customer_id limit 1""")
+
+
+def test_an_erasure_request_forgets_the_person_everywhere(warehouse, person, capsys):
+    settings = warehouse
+    wh = settings.warehouse_path
+    email = _one(wh, "select email from staging.stg_crm__customers where customer_id = ?",
+                 [person])
+    orders = _one(wh, "select count(*) from raw.erp_orders where crm_id = ?", [person])
+    assert orders >= 2
+    first = _publish(settings, "before")
+    v1 = settings.versions_dir / pub.version_name(first["version"])
+    assert _one(v1 / "design.duckdb", "select count(*) from customer_needs "
+                                      "where customer_key = ?", [_key(person)]) == 1
+
+    assert main(["privacy", "erase", person, "--ticket", "DSR-42"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["versions_rewritten"] == [first["version"]]
+    assert report["rows_purged"]["raw.crm_customers"] >= 1
+
+    # the warehouse: raw, snapshot, derived tables
+    for table, column in [("raw.crm_customers", "crm_id"), ("raw.erp_orders", "crm_id"),
+                          ("raw.web_events", "customer_id"),
+                          ("snapshots.snp_crm__customers", "customer_id"),
+                          ("intermediate.int_web__events", "customer_id"),
+                          ("intermediate.int_customer_needs", "customer_id"),
+                          ("marts.customer_needs", "customer_id")]:
+        assert _one(wh, f"select count(*) from {table} where {column} = ?", [person]) == 0, table
+    assert _one(wh, "select count(*) from raw._quarantine where contains(raw_text, ?)",
+                [person]) == 0
+    # every file's counts still add up: rows in raw = rows_loaded - rows_erased
+    broken = duckdb.connect(str(wh), read_only=True).execute("""
+        select m.path from raw._load_manifest m
+        where m.status = 'loaded' and m.table_name = 'erp_orders'
+          and m.rows_loaded - m.rows_erased <> (select count(*) from raw.erp_orders o
+                                                where o._source_file = m.path)""").fetchall()
+    assert broken == []
+    # the ledger holds keyed hashes only
+    ledger = settings.erasure_ledger.read_text()
+    assert person not in ledger and email not in ledger and "DSR-42" in ledger
+    # the kept version is rewritten, still valid, and says so
+    manifest = pub.read_manifest(v1)
+    assert _one(v1 / "design.duckdb", "select count(*) from customer_needs "
+                                      "where customer_key = ?", [_key(person)]) == 0
+    assert manifest["row_counts"]["customer_needs"] == first["row_counts"]["customer_needs"] - 1
+    parquet = duckdb.execute(f"select count(*) from '{v1}/feeds/customer_needs.parquet' "
+                             "where customer_key = ?", [_key(person)]).fetchone()[0]
+    assert parquet == 0
+    assert any(e["event"] == "erasure" for e in pub.history(settings))
+
+    # a new build, then a rollback to the old version: neither serves the person
+    run_dbt(settings, ["build"], as_of=AS_OF)
+    second = _publish(settings, "after")
+    assert second["version"] == first["version"] + 1
+    pub.rollback(settings, to=first["version"], reason="test")
+    served = settings.published_db
+    for table in ("customer_needs", "design_customer_briefs"):
+        assert _one(served, f"select count(*) from {table} where customer_key = ?",
+                    [_key(person)]) == 0
+
+
+def test_a_replayed_export_never_readmits_an_erased_person(warehouse, person):
+    settings = warehouse
+    from upstream.erasure import erase
+    from upstream.generate import Messiness, generate
+
+    erase(settings, [person], via="request")
+    # the original exports are delivered again, under new names (not duplicates)
+    generate(settings.landing_dir, seed=11, sf=0.002, days=len(DAYS), mess=Messiness())
+    replay = date(2026, 11, 20)
+    for source in ("crm", "orders", "web"):
+        src = settings.landing_dir / source / DAYS[0].isoformat()
+        dst = settings.landing_dir / source / replay.isoformat()
+        dst.mkdir(parents=True)
+        for path in src.iterdir():
+            target = dst / path.name.replace("20261101", "20261120")
+            if path.suffix == ".gz":  # recompressed: other bytes, the same events
+                target.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()), mtime=1))
+            else:  # a trailing blank line: other bytes, the same rows
+                target.write_bytes(path.read_bytes() + b"\n")
+    for source in ("crm", "orders", "web"):
+        report = ingest_source(settings, source, [replay])
+        for f in report.files:
+            assert f.status == "loaded" and f.rows_read == f.rows_loaded + f.rows_quarantined, f
+    wh = settings.warehouse_path
+    for table, column in [("raw.crm_customers", "crm_id"), ("raw.erp_orders", "crm_id"),
+                          ("raw.web_events", "customer_id")]:
+        assert _one(wh, f"select count(*) from {table} where {column} = ?", [person]) == 0, table
+    erased = _one(wh, "select count(*) from raw._quarantine q join raw._load_manifest m "
+                      "using (load_id) where q.reason = 'erased' and m.interval_start = ?",
+                  [replay])
+    assert erased >= 3  # their CRM row, an order, and its lines at least
+    assert _one(wh, "select count(*) from raw._quarantine where reason = 'erased' "
+                    "and raw_text is not null") == 0
+
+
+def test_a_crm_delete_is_an_erasure(settings):
+    from upstream.generate import Messiness, generate
+
+    summary = generate(settings.landing_dir, seed=3, sf=0.002, days=3,
+                       mess=Messiness.clean().with_(crm_deletions=0.002))
+    days = [date(2026, 11, 1), date(2026, 11, 2), date(2026, 11, 3)]
+    report = ingest_source(settings, "crm", days)
+    assert report.erased == summary.injected["crm_deletions"] > 0
+    assert _one(settings.warehouse_path, "select count(*) from raw.crm_customers "
+                                         "where op = 'delete'") == 0
+    lines = settings.erasure_ledger.read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["via"] == "crm_delete"
+    # ingesting again changes nothing: each erasure is recorded once
+    ingest_source(settings, "crm", days)
+    assert settings.erasure_ledger.read_text().splitlines() == lines
