@@ -26,12 +26,17 @@
     end
 {%- endmacro %}
 
-{# Share of units made to order as a band: none, some (under half), mostly. #}
+{#
+  Share of units bought made to order as a band: never, rarely (under a quarter), often (a
+  quarter to half), mostly (half or more). A shop where a third of the catalogue is made to
+  order puts a customer choosing at random near the rarely/often line.
+#}
 {% macro made_to_order_band(column) -%}
     case
         when {{ column }} is null then null
-        when {{ column }} = 0 then 'none'
-        when {{ column }} < 0.5 then 'some'
+        when {{ column }} = 0 then 'never'
+        when {{ column }} < 0.25 then 'rarely'
+        when {{ column }} < 0.5 then 'often'
         else 'mostly'
     end
 {%- endmacro %}

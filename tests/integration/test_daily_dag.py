@@ -150,8 +150,11 @@ def test_daily_dag_publishes_what_the_landing_files_say(env):
     assert {k: manifest["row_counts"][k] for k in ("customer_needs", "design_demand")} == {
         "customer_needs": len(needs), "design_demand": len(got["design_demand"])}
     assert set(manifest["row_counts"]) == {"customer_needs", "design_customer_briefs",
-                                           "design_demand", "design_fit_issues",
+                                           "design_demand", "design_demand_weekly",
+                                           "design_fit_by_size", "design_fit_issues",
                                            "design_unmet_demand", "size_scale"}
+    assert (root / "published" / "current" / "report" / "index.html").exists()
+    assert (root / "published" / "current" / "dbt_docs" / "index.html").exists()
     assert manifest["gate"]["success"] is True
 
 

@@ -50,9 +50,10 @@ CASES = {
                                  "where rowid = 0"],
                                 "design_fit_issues: expect_column_values_to_be_in_set "
                                 "{'column': 'reason_code'"),
-    "json_parseable": (["update customer_needs set sizes_by_category = '{bad' "
-                        "where sizes_by_category is not null and rowid < 1000"],
-                       "expect_column_values_to_be_json_parseable"),
+    "made_to_order_band": (["update customer_needs set made_to_order_band = 'sometimes' "
+                            "where rowid = 0"],
+                           "customer_needs: expect_column_values_to_be_in_set "
+                           "{'column': 'made_to_order_band'"),
     "columns": (["alter table customer_needs add column email varchar"],
                 "expect_table_columns_to_match_ordered_list"),
     "compound_unique": (["insert into design_demand select * from design_demand limit 1"],

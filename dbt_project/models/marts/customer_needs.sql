@@ -77,7 +77,6 @@ final as (
         needs.country_code,
         needs.segment,
         needs.sizes_by_category,
-        needs.size_confidence_by_category,
         needs.stated_fit,
         needs.category_affinity,
         needs.colour_affinity,

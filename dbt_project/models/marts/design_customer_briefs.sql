@@ -1,7 +1,15 @@
--- What a made-to-order designer needs to know about one consenting customer, in one row and
--- one sentence. Built on customer_needs (so it holds only customers with profiling consent);
--- customers with no purchase, signal, size or unmet search have nothing to brief: left out.
--- Published with customer_id replaced by the keyed pseudonymous customer_key.
+-- What a made-to-order designer needs to know about one consenting customer, in one row and a
+-- few sentences a designer would write, e.g. "Usually buys knitwear in S (fairly sure: 2 kept
+-- purchases; returned 1 as too large). Prefers a regular fit. Colours grey and black; materials
+-- wool. Chose collar=mandarin in the configurator. Mid price; rarely buys on discount; often
+-- orders made to order. Looked for 'vegan leather jacket' without finding it."
+-- Built on customer_needs (only customers with profiling consent, quasi-identifiers already
+-- coarsened) and the fit evidence behind each size (int_customer_needs); counts in sentences
+-- are capped at 3 ("3+"). Customers with no purchase, signal, size or unmet search are left
+-- out. Published with customer_id replaced by the keyed pseudonymous customer_key.
+-- Confidence words: sure (>= 0.75), fairly sure (>= 0.5), unsure (below).
+{% set count = "case when {n} >= 3 then '3+' else {n}::varchar end" %}
+{% set quoted_queries = "list_transform(unmet_queries, lambda q: '''' || q || '''')" %}
 with needs as (
     select * from {{ ref('customer_needs') }}
     where
@@ -9,16 +17,92 @@ with needs as (
         or sizes_by_category is not null or unmet_queries is not null
 ),
 
+evidence as (
+    select
+        customer_id,
+        fit_evidence
+    from {{ ref('int_customer_needs') }}
+),
+
+-- one row per customer and sized category, with what the size rests on
+sized as (
+    select
+        needs.customer_id,
+        unnest(map_entries(needs.sizes_by_category)) as entry
+    from needs
+),
+
+entries as (
+    select
+        sized.customer_id,
+        struct_extract(sized.entry, 'key') as category,
+        struct_extract(struct_extract(sized.entry, 'value'), 'size') as recommended_size,
+        struct_extract(struct_extract(sized.entry, 'value'), 'confidence') as confidence,
+        evidence.fit_evidence[struct_extract(sized.entry, 'key')] as basis
+    from sized
+    left join evidence on sized.customer_id = evidence.customer_id
+),
+
+counted as (
+    select
+        entries.*,
+        coalesce(struct_extract(entries.basis, 'kept_units'), 0) as kept,
+        coalesce(struct_extract(entries.basis, 'returned_too_small'), 0) as too_small,
+        coalesce(struct_extract(entries.basis, 'returned_too_large'), 0) as too_large,
+        coalesce(struct_extract(entries.basis, 'has_measurement'), false) as measured
+    from entries
+),
+
+size_phrases as (
+    select
+        counted.customer_id,
+        counted.category,
+        counted.category || ' in ' || counted.recommended_size || ' ('
+        || case
+            when counted.confidence >= 0.75 then 'sure'
+            when counted.confidence >= 0.5 then 'fairly sure'
+            else 'unsure'
+        end
+        || ': '
+        || concat_ws(
+            '; ',
+            case
+                when counted.kept > 0
+                    then
+                        {{ count.format(n='counted.kept') }} || ' kept purchase'
+                        || case when counted.kept > 1 then 's' else '' end
+            end,
+            case
+                when counted.too_small > 0
+                    then 'returned ' || {{ count.format(n='counted.too_small') }} || ' as too small'
+            end,
+            case
+                when counted.too_large > 0
+                    then 'returned ' || {{ count.format(n='counted.too_large') }} || ' as too large'
+            end,
+            case when counted.measured then 'stated measurements' end
+        )
+        || ')' as phrase
+    from counted
+),
+
+sizes as (
+    select
+        size_phrases.customer_id,
+        list(size_phrases.phrase order by size_phrases.category) as phrases
+    from size_phrases
+    group by size_phrases.customer_id
+),
+
 parsed as (
     select
-        *,
-        json_keys(coalesce(sizes_by_category, '{}')) as size_categories,
-        coalesce(json_keys(colour_affinity), []) as top_colours,
-        coalesce(json_keys(material_affinity), []) as top_materials,
-        coalesce(stated_fit, json_keys(fit_affinity)[1]) as preferred_fit,
-        coalesce(from_json(top_options, '["VARCHAR"]'), []) as option_list,
-        coalesce(from_json(unmet_queries, '["VARCHAR"]'), []) as query_list
+        needs.*,
+        coalesce(sizes.phrases, []) as size_phrases,
+        coalesce(map_keys(needs.colour_affinity), []) as top_colours,
+        coalesce(map_keys(needs.material_affinity), []) as top_materials,
+        coalesce(needs.stated_fit, map_keys(needs.fit_affinity)[1]) as preferred_fit
     from needs
+    left join sizes on needs.customer_id = sizes.customer_id
 ),
 
 final as (
@@ -26,41 +110,54 @@ final as (
         customer_id,
         lifecycle_stage,
         sizes_by_category,
-        size_confidence_by_category,
         preferred_fit,
-        to_json(top_colours)::varchar as top_colours,
-        to_json(top_materials)::varchar as top_materials,
+        top_colours,
+        top_materials,
         top_options,
         price_band,
         discount_sensitivity,
         made_to_order_band,
         unmet_queries,
         concat_ws(
-            '; ',
-            case when len(size_categories) > 0 then 'sizes ' || array_to_string(
-                list_transform(
-                    size_categories, lambda c: c || ' ' || (sizes_by_category ->> c)
-                    || ' (' || (size_confidence_by_category ->> c) || ')'
-                ), ', '
-            ) end,
-            case when preferred_fit is not null then preferred_fit || ' fit' end,
+            ' ',
             case
-                when len(top_colours) > 0 then 'colours ' || array_to_string(top_colours, ', ')
+                when len(size_phrases) > 0
+                    then 'Usually buys ' || {{ and_list('size_phrases') }} || '.'
             end,
+            case when preferred_fit is not null then 'Prefers a ' || preferred_fit || ' fit.' end,
             case
+                when len(top_colours) > 0 and len(top_materials) > 0
+                    then
+                        'Colours ' || {{ and_list('top_colours') }} || '; materials '
+                        || {{ and_list('top_materials') }} || '.'
+                when len(top_colours) > 0 then 'Colours ' || {{ and_list('top_colours') }} || '.'
                 when len(top_materials) > 0
-                    then 'materials ' || array_to_string(top_materials, ', ')
+                    then 'Materials ' || {{ and_list('top_materials') }} || '.'
             end,
             case
-                when len(option_list) > 0 then 'options ' || array_to_string(option_list, ', ')
+                when len(top_options) > 0
+                    then 'Chose ' || {{ and_list('top_options') }} || ' in the configurator.'
             end,
             case
                 when price_band is not null
-                    then price_band || ' price, ' || discount_sensitivity || ' discount sensitivity'
+                    then
+                        upper(price_band[1]) || price_band[2:] || ' price; '
+                        || case discount_sensitivity
+                            when 'high' then 'mostly buys on discount'
+                            when 'medium' then 'often buys on discount'
+                            else 'rarely buys on discount'
+                        end
+                        || case made_to_order_band
+                            when 'mostly' then '; mostly orders made to order'
+                            when 'often' then '; often orders made to order'
+                            when 'rarely' then '; sometimes orders made to order'
+                            else ''
+                        end
+                        || '.'
             end,
             case
-                when len(query_list) > 0
-                    then 'looked for ' || array_to_string(query_list, ', ') || ' (not found)'
+                when len(unmet_queries) > 0
+                    then 'Looked for ' || {{ and_list(quoted_queries) }} || ' without finding it.'
             end
         ) as brief
     from parsed

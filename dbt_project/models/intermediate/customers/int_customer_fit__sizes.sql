@@ -62,7 +62,10 @@ return_votes as (
         order_lines.category,
         target.size,
         returns.quantity as votes,
-        'return_correction' as evidence
+        case
+            when return_reasons.size_direction > 0 then 'returned_too_small'
+            else 'returned_too_large'
+        end as evidence
     from returns
     inner join return_reasons
         on returns.reason_code = return_reasons.reason_code and return_reasons.size_direction <> 0
@@ -133,7 +136,9 @@ evidence as (
         person_id,
         category,
         sum(votes) filter (where evidence = 'kept') as kept_units,
-        sum(votes) filter (where evidence = 'return_correction') as corrected_units,
+        sum(votes) filter (where evidence like 'returned_%') as corrected_units,
+        sum(votes) filter (where evidence = 'returned_too_small') as returned_too_small,
+        sum(votes) filter (where evidence = 'returned_too_large') as returned_too_large,
         bool_or(evidence = 'measurement') as has_measurement
     from votes
     group by person_id, category
@@ -147,6 +152,8 @@ final as (
         round(per_category.winning_votes / (per_category.total_votes + 1), 2) as confidence,
         coalesce(evidence.kept_units, 0)::bigint as kept_units,
         coalesce(evidence.corrected_units, 0)::bigint as corrected_units,
+        coalesce(evidence.returned_too_small, 0)::bigint as returned_too_small,
+        coalesce(evidence.returned_too_large, 0)::bigint as returned_too_large,
         coalesce(evidence.has_measurement, false) as has_measurement
     from per_category
     inner join evidence

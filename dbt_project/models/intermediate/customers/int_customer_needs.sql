@@ -37,13 +37,29 @@ products as (
     select * from {{ ref('stg_catalogue__products') }}
 ),
 
+-- typed nested columns: category -> {size, confidence}, and what the size rests on
 sizes as (
     select
         person_id,
-        to_json(map(list(category order by category), list(recommended_size order by category)))
-        ::varchar as sizes_by_category,
-        to_json(map(list(category order by category), list(confidence order by category)))
-        ::varchar as size_confidence_by_category
+        map(
+            list(category order by category),
+            list(
+                struct_pack(size := recommended_size, confidence := confidence::double)
+                order by category
+            )
+        ) as sizes_by_category,
+        map(
+            list(category order by category),
+            list(
+                struct_pack(
+                    kept_units := kept_units,
+                    returned_too_small := returned_too_small,
+                    returned_too_large := returned_too_large,
+                    has_measurement := has_measurement
+                )
+                order by category
+            )
+        ) as fit_evidence
     from fit
     group by person_id
 ),
@@ -80,12 +96,12 @@ affinities as (
     select
         person_id,
         {% for dimension in dimensions %}
-            to_json(map(
+            map(
                 list(value order by share desc, value asc)
                 filter (where dimension = '{{ dimension }}'),
-                list(share order by share desc, value asc)
+                list(share::double order by share desc, value asc)
                 filter (where dimension = '{{ dimension }}')
-            ))::varchar as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
+            ) as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
         {% endfor %}
     from attribute_shares
     group by person_id
@@ -118,8 +134,7 @@ options_used as (
 top_options as (
     select
         person_id,
-        to_json(list(option_value order by times desc, option_value asc)[1:3])::varchar
-            as top_options
+        list(option_value order by times desc, option_value asc)[1:3] as top_options
     from options_used
     group by person_id
 ),
@@ -133,11 +148,11 @@ unmet as (
         person_id,
         count(*) filter (where is_search_without_results) as zero_result_searches,
         -- a query holding an email, phone, card number or IBAN is personal data, not a need
-        to_json(list(distinct search_query order by search_query) filter (
+        list(distinct search_query order by search_query) filter (
             where is_search_without_results
             and search_query is not null
             and not {{ contains_personal_data('search_query') }}
-        ))::varchar as unmet_queries,
+        ) as unmet_queries,
         count(*) filter (where is_view_of_out_of_stock_size) as out_of_stock_size_views,
         count(*) filter (where is_abandoned_cart_add) as abandoned_cart_items,
         max(occurred_at) as last_web_activity_at
@@ -153,7 +168,7 @@ final as (
         golden.country_code,
         golden.segment,
         sizes.sizes_by_category,
-        sizes.size_confidence_by_category,
+        sizes.fit_evidence,
         golden.preferred_fit as stated_fit,
         {% for dimension in dimensions %}
             affinities.{{ dimension }}_affinity,
