@@ -52,4 +52,6 @@ def warehouse(settings: Settings, built_warehouse: Path) -> Settings:
     """Settings whose warehouse is a fresh copy of the session's built warehouse."""
     settings.warehouse_path.parent.mkdir(parents=True)
     shutil.copyfile(built_warehouse, settings.warehouse_path)
+    # dbt's target too: the published dictionary comes from its manifest
+    shutil.copytree(built_warehouse.parents[1] / "dbt" / "target", settings.dbt_target_dir)
     return settings

@@ -100,6 +100,7 @@ def _parameters(settings: Settings, candidate: Candidate, frames: dict[str, Any]
         "max_data_age_days": settings.max_data_age_days,
         # DuckDB dates arrive in pandas as timestamps
         "window_end": [pd.Timestamp(candidate.interval_end - timedelta(days=1))],
+        "window_end_value": pd.Timestamp(candidate.interval_end - timedelta(days=1)),
         # vocabularies are data: the sizes the candidate's own size scale lists, the reasons
         # of the seed
         "known_sizes": sorted(set(scale["size"])) if scale is not None else [],
@@ -223,7 +224,11 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
             target.append(_describe(table, o))
     result.success = not result.failures
     docs = project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-    result.data_docs = str(docs) if docs.exists() else None
+    if docs.exists():
+        from upstream.data_docs import make_offline
+
+        make_offline(docs.parent)  # CDN assets -> local copies: renders with no network
+        result.data_docs = str(docs)
     return result
 
 

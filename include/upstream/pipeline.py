@@ -115,14 +115,16 @@ def ingest(source: str, day: date, params: dict | None = None,
 
 
 def transform(as_of: date, params: dict | None = None, settings: Settings | None = None) -> dict:
-    """``dbt build`` (models + tests) for data before ``as_of``; a full refresh rebuilds
-    incremental models from scratch."""
+    """``dbt build`` (models + tests) for data before ``as_of``, then ``dbt docs generate
+    --static``; a full refresh rebuilds incremental models from scratch."""
     settings = settings or get_settings()
     if not settings.warehouse_path.exists():
         raise TransformFailed(f"warehouse {settings.warehouse_path} does not exist yet: nothing "
                               "has been ingested; run the ingest DAGs (or upstream_daily) first")
     full = (params or {}).get("mode") == "full_refresh"
     run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
+    # the whole project as one page, published with the version (its dictionary and lineage)
+    run_dbt(settings, ["docs", "generate", "--static"], as_of=as_of)
     return {"as_of": as_of.isoformat(), "full_refresh": full}
 
 

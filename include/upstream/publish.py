@@ -42,6 +42,7 @@ from pathlib import Path
 
 from upstream.ingest import sha256_of
 from upstream.privacy import PSEUDONYM_SQL, pseudonym_secret
+from upstream.report import dbt_dictionary
 from upstream.settings import Settings
 from upstream.warehouse import connection
 
@@ -70,12 +71,33 @@ FEEDS: dict[str, str] = {
         "order by signal_type, subject, category nulls first, size nulls first"
     ),
     "size_scale": "select * from wh.marts.size_scale order by category, sort_order",
+    "design_fit_by_size": (
+        "select * from wh.marts.design_fit_by_size order by category, size_order, size, reason_code"
+    ),
+    "design_demand_weekly": (
+        "select * from wh.marts.design_demand_weekly order by week_start, category, attribute, value"
+    ),
 }
-NEWEST_DATA_SQL = """
-    select greatest(
-        (select max(ordered_at) from wh.staging.stg_erp__orders),
-        (select max(occurred_at) from wh.intermediate.int_web__events))
+# What the candidate covers: the newest order or web event (freshness, checked by the gate),
+# the first and last day of source data, and how fresh each source is.
+COVERAGE_SQL = """
+    with orders as (select min(ordered_at) as first_at, max(ordered_at) as last_at
+                    from wh.staging.stg_erp__orders where ordered_at < ?::date),
+         web as (select min(occurred_at) as first_at, max(occurred_at) as last_at
+                 from wh.intermediate.int_web__events where occurred_at < ?::date)
+    select greatest(orders.last_at, web.last_at) as newest_data_at,
+           least(orders.first_at, web.first_at)::date as data_from,
+           greatest(orders.last_at, web.last_at)::date as data_to,
+           orders.last_at as orders_as_of, web.last_at as web_as_of,
+           (select max(updated_at) from wh.staging.stg_crm__customers) as crm_as_of,
+           (select max(snapshot_date) from wh.staging.stg_catalogue__products)
+               as catalogue_as_of
+    from orders, web
 """
+# a published column that no dbt model has under that name
+KEY_DESCRIPTION = ("Pseudonymous customer key: sha256 of the pseudonymisation secret and the "
+                   "person id. Stable across versions while the secret is unchanged; never a "
+                   "CRM id, name or contact.")
 
 
 class PublishRefused(RuntimeError):
@@ -248,17 +270,56 @@ def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
             counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
         con.execute(
             "create table main.publication as "
-            f"with newest as ({NEWEST_DATA_SQL} as newest_data_at) "
+            f"with coverage as ({COVERAGE_SQL}) "
             "select ?::integer as version, ?::varchar as run_id, ?::date as interval_start, "
-            "?::date as interval_end, newest_data_at, "
+            "?::date as interval_end, coverage.*, "
             "round(date_diff('minute', newest_data_at, ?::date::timestamptz) / 1440.0, 2) "
-            "as data_lag_days, now() as built_at from newest",
-            [version, run_id, interval_start, interval_end, interval_end],
+            "as data_lag_days, now() as built_at from coverage",
+            [interval_end, interval_end, version, run_id, interval_start, interval_end,
+             interval_end],
         )
         con.execute("detach wh")
+        _comment(con, dbt_dictionary(settings.dbt_manifest, list(FEEDS)))
         con.execute("checkpoint")
     log.info("candidate %s at %s: %s", version_name(version), path, counts)
     return Candidate(path, version, run_id, interval_start, interval_end, counts)
+
+
+PUBLICATION_COMMENTS = {
+    "": "Which version of the design database this is: run, interval, data covered, freshness.",
+    "version": "Published version number (history.jsonl, `upstream publish list`).",
+    "run_id": "The Airflow run that built it.",
+    "interval_start": "Start of the run's data interval (UTC day).",
+    "interval_end": "End of the run's data interval (exclusive; the as-of date of the models).",
+    "newest_data_at": "Newest order or web event before the as-of date.",
+    "data_from": "First day of source data the feeds cover.",
+    "data_to": "Last day of source data the feeds cover.",
+    "orders_as_of": "Newest order.",
+    "web_as_of": "Newest web event.",
+    "crm_as_of": "Newest CRM update.",
+    "catalogue_as_of": "Day of the newest catalogue snapshot.",
+    "data_lag_days": "Days from the newest data to the interval end (freshness, gated).",
+    "built_at": "When this database was built.",
+}
+
+
+def _comment(con, dictionary: dict[str, dict]) -> None:
+    """The dictionary in the data: COMMENT ON TABLE/COLUMN for every published table and
+    column, from the dbt docs (models' yml), so any SQL client shows them."""
+    def quote(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    for table, info in dictionary.items():
+        con.execute(f"comment on table main.{table} is {quote(info['description'])}")
+        for column, text in {**info["columns"], "customer_key": KEY_DESCRIPTION}.items():
+            if column in {r[0] for r in con.execute(
+                    "select column_name from duckdb_columns() where table_name = ?",
+                    [table]).fetchall()}:
+                con.execute(f'comment on column main.{table}."{column}" is {quote(text)}')
+    con.execute(f"comment on table main.publication is {quote(PUBLICATION_COMMENTS[''])}")
+    for column, text in PUBLICATION_COMMENTS.items():
+        if column:
+            con.execute(f"comment on column main.publication.{column} is {quote(text)}")
 
 
 def discard_candidate(candidate: Candidate) -> None:
@@ -285,12 +346,25 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def _export_feeds(db: Path, feeds: Path) -> dict[str, str]:
+    """Every feed as Parquet, its table and column descriptions in the file's key-value
+    metadata (``description``, ``column:<name>``)."""
     feeds.mkdir()
     with connection(db, read_only=True) as con:
         for table in FEEDS:
+            comments = {"description": con.execute(
+                "select comment from duckdb_tables() where table_name = ?", [table]).fetchone()[0]}
+            comments.update({f"column:{c}": text for c, text in con.execute(
+                "select column_name, comment from duckdb_columns() where table_name = ? "
+                "and comment is not null order by column_index", [table]).fetchall()})
+            metadata = ", ".join(f"{_sql_text(k)}: {_sql_text(v)}" for k, v in comments.items()
+                                 if v)
             con.execute(f"copy (select * from {table}) to '{feeds / table}.parquet' "
-                        "(format parquet, compression zstd)")
+                        f"(format parquet, compression zstd, kv_metadata {{{metadata}}})")
     return {f"feeds/{p.name}": sha256_of(p) for p in sorted(feeds.glob("*.parquet"))}
+
+
+def _sql_text(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _swap_symlink(link: Path, target: str) -> None:
@@ -360,6 +434,11 @@ def _write_version(settings: Settings, candidate: Candidate, gate: dict, db: Pat
         gate["data_docs"] = "data_docs/index.html"
     checksums = {"design.duckdb": checksum, **_export_feeds(incoming / "design.duckdb",
                                                             incoming / "feeds")}
+    shutil.rmtree(incoming / "dbt_docs", ignore_errors=True)
+    static_docs = settings.dbt_manifest.with_name("static_index.html")
+    if static_docs.exists():  # `dbt docs generate --static` of this build, one page
+        (incoming / "dbt_docs").mkdir()
+        shutil.copyfile(static_docs, incoming / "dbt_docs" / "index.html")
     manifest = {
         "version": candidate.version,
         "run_id": candidate.run_id,
@@ -372,9 +451,30 @@ def _write_version(settings: Settings, candidate: Candidate, gate: dict, db: Pat
         "gate": {"success": True, "expectations": gate.get("evaluated"),
                  "warnings": gate.get("warnings", []), "report": "gate.json",
                  "data_docs": gate.get("data_docs")},
+        "report": "report/index.html",
     }
+    with connection(incoming / "design.duckdb", read_only=True) as con:
+        data_from, data_to = con.execute("select data_from, data_to from publication").fetchone()
+    manifest["data_covered"] = {"from": data_from.isoformat(), "to": data_to.isoformat()}
+    _build_report(settings, incoming, manifest)
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _fsync_tree(incoming)
+
+
+def _build_report(settings: Settings, incoming: Path, manifest: dict) -> None:
+    """The designers' report of this version (upstream.report), against the current one."""
+    from upstream.report import build_report
+
+    shutil.rmtree(incoming / "report", ignore_errors=True)
+    previous = current_version(settings)
+    previous_folder = settings.versions_dir / version_name(previous) if previous else None
+    previous_manifest = None
+    if previous_folder is not None and (previous_folder / "manifest.json").exists():
+        previous_manifest = json.loads((previous_folder / "manifest.json").read_text())
+    build_report(incoming / "design.duckdb", incoming / "report", manifest=manifest,
+                 previous_db=previous_folder / "design.duckdb" if previous_folder else None,
+                 previous_manifest=previous_manifest,
+                 dictionary=dbt_dictionary(settings.dbt_manifest, list(FEEDS)))
 
 
 def _finish_published(settings: Settings, candidate: Candidate, final: Path) -> dict:

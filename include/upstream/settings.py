@@ -104,6 +104,15 @@ class Settings:
         return self.published_dir / "versions"
 
     @property
+    def dbt_target_dir(self) -> Path:
+        return self.data_dir / "dbt" / "target"
+
+    @property
+    def dbt_manifest(self) -> Path:
+        """dbt's manifest of the last build: descriptions and lineage of what is published."""
+        return self.dbt_target_dir / "manifest.json"
+
+    @property
     def erasure_ledger(self) -> Path:
         """Keyed hashes of every erased identifier (upstream.erasure), outside the warehouse."""
         return self.data_dir / "privacy" / "erasure_ledger.jsonl"

@@ -36,7 +36,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
         **os.environ,
         **settings.dbt_env,
         "UPSTREAM_AS_OF_DATE": as_of.isoformat(),
-        "DBT_TARGET_PATH": str(settings.data_dir / "dbt" / "target"),
+        "DBT_TARGET_PATH": str(settings.dbt_target_dir),
         "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",

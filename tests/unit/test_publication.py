@@ -43,10 +43,8 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert os.readlink(s.current_link) == "versions/v000002"
     assert _served_version(s) == 2
     folder = s.versions_dir / "v000002"
-    assert sorted(second["checksums"]) == [
-        "design.duckdb", "feeds/customer_needs.parquet", "feeds/design_customer_briefs.parquet",
-        "feeds/design_demand.parquet", "feeds/design_fit_issues.parquet",
-        "feeds/design_unmet_demand.parquet", "feeds/size_scale.parquet"]
+    assert sorted(second["checksums"]) == ["design.duckdb"] + sorted(
+        f"feeds/{table}.parquet" for table in pub.FEEDS)
     for rel, digest in second["checksums"].items():
         assert pub.sha256_of(folder / rel) == digest
     con = duckdb.connect()
@@ -129,15 +127,14 @@ def test_current_pointing_at_a_deleted_version_is_repaired(warehouse):
 
 READER = textwrap.dedent("""
     import duckdb, json, pathlib, sys, time
+    from upstream.publish import FEEDS
     db, versions, stop = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
     seen, reads = set(), 0
     while not stop.exists():
         con = duckdb.connect(db, read_only=True)
         try:
             tables = {r[0] for r in con.execute("show tables").fetchall()}
-            assert tables == {"customer_needs", "design_customer_briefs", "design_demand",
-                              "design_fit_issues", "design_unmet_demand", "publication",
-                              "size_scale"}, tables
+            assert tables == {*FEEDS, "publication"}, tables
             version = con.execute("select version from publication").fetchone()[0]
             rows = con.execute("select count(*) from customer_needs").fetchone()[0]
             manifest = json.loads((versions / f"v{version:06d}" / "manifest.json").read_text())
