@@ -13,3 +13,14 @@ if [ ! -x .venv/bin/uv ]; then
   .venv/bin/python -m pip install --quiet "uv==0.13.8"
 fi
 .venv/bin/uv sync --frozen --quiet --python .venv/bin/python
+# The assets the published Data Docs load offline (upstream.data_docs), pinned by the lockfile;
+# installed again only when the lockfile changes.
+vendor=include/upstream/vendor
+if ! cmp -s "$vendor/package-lock.json" "$vendor/node_modules/.package-lock.json.installed" 2>/dev/null; then
+  command -v npm >/dev/null 2>&1 || {
+    echo "bootstrap: npm (Node.js) is required to install the Data Docs assets in $vendor" >&2
+    exit 1
+  }
+  npm ci --prefix "$vendor" --ignore-scripts --no-audit --no-fund --loglevel=error
+  cp "$vendor/package-lock.json" "$vendor/node_modules/.package-lock.json.installed"
+fi
