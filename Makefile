@@ -6,7 +6,7 @@ VENV      := .venv
 BIN       := $(VENV)/bin
 SEED      ?= 42
 SF        ?= 0.02
-DAYS      ?= 28
+DAYS      ?= 56
 START     ?= 2026-11-01
 # A daily run at RUN_DATE covers the day before it (CronDataIntervalTimetable), so the run
 # after the last generated day loads them all with mode=full_refresh.
@@ -35,14 +35,15 @@ run: airflow-init ## generate sample data, run the daily DAG through Airflow, sh
 	$(BIN)/upstream generate --seed $(SEED) --sf $(SF) --days $(DAYS) --start $(START)
 	$(BIN)/airflow dags test upstream_daily $(RUN_DATE) -c '{"mode": "full_refresh"}' > $(AIRFLOW_HOME)/last-run.log 2>&1 \
 	  || { tail -40 $(AIRFLOW_HOME)/last-run.log; echo "DAG run failed; full log: $(AIRFLOW_HOME)/last-run.log"; exit 1; }
-	@$(BIN)/upstream report
+	@$(BIN)/upstream ingest-report
 	@$(BIN)/upstream publish show
 
-test: venv ## the whole test suite (unit, DAG integrity, integration through Airflow)
+test: venv ## the whole test suite (unit, DAG integrity, integration, system, browser)
+	@./scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 test-fast: venv ## unit and DAG tests only
-	$(BIN)/pytest -m "not integration and not system"
+	$(BIN)/pytest -m "not integration and not system and not browser"
 
 bench: venv ## benchmark at BENCH_SF (default 1): generation, ingest vs DuckDB floor, dbt
 	$(BIN)/upstream bench --sf $(or $(BENCH_SF),1) --days 7

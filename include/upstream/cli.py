@@ -50,16 +50,27 @@ def _publish_show(args: argparse.Namespace) -> int:
         print(f"nothing published yet under {settings.published_dir}", file=sys.stderr)
         return 1
     print(json.dumps(manifest, indent=2))
-    db = settings.published_db
-    print(f"\nPublished design database (read-only for designers): {db}")
-    print("Try, for example:")
-    for sql in ("select category, size, colour, material, fit, units, units_previous, trend, "
-                "customer_count from design_demand order by units desc limit 10",
-                "select left(customer_key, 12) as customer, brief from design_customer_briefs "
-                "limit 5"):
-        print(f"  .venv/bin/python -c \"import duckdb; con = duckdb.connect('{db}', "
-              f"read_only=True); con.sql('{sql}').show(max_width=200)\"")
+    print(f"\nPublished design database (read-only for designers): {settings.published_db}")
+    report = settings.published_dir / "current" / "report" / "index.html"
+    if report.exists():
+        print(f"Designers' report: {report.resolve()} (or: .venv/bin/upstream report --serve)")
+    print("Questions it answers, for example:")
+    for question, sql in QUESTIONS:
+        print(f"  # {question}\n  .venv/bin/upstream query \"{sql}\"")
     return 0
+
+
+QUESTIONS = [
+    ("which sizes of which category are returned as too small?",
+     "select category, size, units_returned, units_sold, return_rate from design_fit_by_size "
+     "where reason_code = 'too_small' order by return_rate desc limit 10"),
+    ("what is rising?",
+     "select category, size, colour, material, fit, units, units_previous, trend "
+     "from design_demand where trend = 'rising' order by units - units_previous desc limit 10"),
+    ("what do people search for that we don't sell?",
+     "select subject as search, events, visitor_count from design_unmet_demand "
+     "where signal_type = 'search_without_results' order by events desc limit 10"),
+]
 
 
 def _publish_list(args: argparse.Namespace) -> int:
@@ -89,6 +100,31 @@ def _publish_repair(args: argparse.Namespace) -> int:
 
     actions = repair(get_settings())
     print("\n".join(actions) if actions else "publication is consistent; nothing to repair")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from upstream.workspace import query, render
+
+    print(render(query(get_settings(), args.sql), args.format))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from upstream.workspace import export
+
+    path = export(get_settings(), args.feed, args.format, Path(args.out) if args.out else None)
+    print(path)
+    return 0
+
+
+def _workspace_report(args: argparse.Namespace) -> int:
+    from upstream.workspace import report_path, serve
+
+    if args.serve:
+        serve(get_settings(), args.port)
+    else:
+        print(report_path(get_settings()))
     return 0
 
 
@@ -173,8 +209,31 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--no-dbt", action="store_true")
     ben.set_defaults(func=_bench)
 
-    rep = sub.add_parser("report", help="ingestion totals per source from the load manifest")
+    rep = sub.add_parser("ingest-report", help="ingestion totals per source from the load "
+                                               "manifest")
     rep.set_defaults(func=_report)
+
+    qry = sub.add_parser("query", help="read-only SQL on the current published version",
+                         description="Run SQL on the current version of the design database "
+                                     "(read-only), e.g. upstream query \"select * from "
+                                     "design_fit_by_size where reason_code = 'too_small'\"")
+    qry.add_argument("sql", help="the query (tables: the published feeds and publication)")
+    qry.add_argument("--format", default="table", choices=["table", "csv", "json", "md"],
+                     help="output: aligned text (default), CSV, JSON lines or Markdown")
+    qry.set_defaults(func=_query)
+
+    exp = sub.add_parser("export", help="write a published feed as CSV, XLSX or Parquet")
+    exp.add_argument("feed", help="a published table, e.g. design_customer_briefs")
+    exp.add_argument("--format", required=True, choices=["csv", "xlsx", "parquet"],
+                     help="file format")
+    exp.add_argument("--out", help="file to write (default: <feed>-v<version>.<format> here)")
+    exp.set_defaults(func=_export)
+
+    rpt = sub.add_parser("report", help="the designers' report of the current version: its "
+                                        "path, or --serve it on 127.0.0.1")
+    rpt.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1 until Ctrl-C")
+    rpt.add_argument("--port", type=int, default=8765, help="port for --serve (default 8765)")
+    rpt.set_defaults(func=_workspace_report)
 
     priv = sub.add_parser("privacy", help="personal data: erasure requests")
     priv_sub = priv.add_subparsers(dest="privacy_command", required=True)

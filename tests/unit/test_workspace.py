@@ -1,0 +1,125 @@
+"""The designers' ways in without Python: query, export, report; and the dictionary in the data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import urllib.request
+
+import duckdb
+import pytest
+
+from upstream import publish as pub
+from upstream.cli import main
+from upstream.gate import run_gate
+
+from ..conftest import AS_OF, DAYS
+
+
+@pytest.fixture
+def published(warehouse):
+    cand = pub.build_candidate(warehouse, run_id="ws", interval_start=DAYS[-1], interval_end=AS_OF)
+    run_gate(warehouse, cand)
+    return warehouse, pub.publish_candidate(warehouse, cand)
+
+
+def test_query_prints_tables_csv_json_and_markdown(published, capsys):
+    sql = "select category, sort_order, size from size_scale order by category, sort_order limit 2"
+    assert main(["query", sql]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["category", "sort_order", "size"] and table[-1] == "(2 rows)"
+    assert main(["query", sql, "--format", "csv"]) == 0
+    rows = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert rows[0] == ["category", "sort_order", "size"] and len(rows) == 3
+    assert main(["query", "select sizes_by_category from customer_needs "
+                          "where sizes_by_category is not null limit 1", "--format", "json"]) == 0
+    value = json.loads(capsys.readouterr().out)["sizes_by_category"]
+    assert all(set(v) == {"size", "confidence"} for v in value.values())
+    assert main(["query", sql, "--format", "md"]) == 0
+    assert capsys.readouterr().out.startswith("| category | sort_order | size |\n|---|---|---|")
+
+
+@pytest.mark.parametrize(("sql", "message"), [
+    ("select * from customers", "Table with name customers does not exist"),
+    ("selec 1", "the query failed: Parser Error"),
+])
+def test_query_errors_are_clear(published, caplog, sql, message):
+    assert main(["query", sql]) == 2
+    assert message in caplog.text and "Traceback" not in caplog.text
+    if "customers" in sql:
+        assert "Published tables: customer_needs" in caplog.text
+
+
+def test_export_writes_csv_xlsx_and_parquet(published, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    settings, manifest = published
+    rows = manifest["row_counts"]["design_customer_briefs"]
+    for fmt in ("csv", "xlsx", "parquet"):
+        out = tmp_path / f"briefs.{fmt}"
+        assert main(["export", "design_customer_briefs", "--format", fmt, "--out", str(out)]) == 0
+        assert capsys.readouterr().out.strip() == str(out)
+        if fmt == "csv":
+            assert len(list(csv.reader(out.open()))) == rows + 1
+        elif fmt == "xlsx":
+            sheet = load_workbook(out, read_only=True)["design_customer_briefs"]
+            values = list(sheet.values)
+            assert len(values) == rows + 1 and values[0][-1] == "brief"
+        else:
+            assert duckdb.execute(f"select count(*) from '{out}'").fetchone()[0] == rows
+
+
+def test_export_says_what_is_wrong(settings, published, caplog, capsys):
+    assert main(["export", "briefs", "--format", "csv"]) == 2
+    assert "no feed 'briefs'; published feeds: customer_needs" in caplog.text
+    with pytest.raises(SystemExit) as caught:
+        main(["export", "design_demand", "--format", "pdf"])
+    assert caught.value.code == 2
+    assert "invalid choice: 'pdf' (choose from 'csv', 'xlsx', 'parquet')" in (
+        capsys.readouterr().err)
+
+
+def test_nothing_published_is_a_clear_error(settings, caplog):
+    for argv in (["query", "select 1"], ["export", "design_demand", "--format", "csv"],
+                 ["report"]):
+        assert main(argv) == 2
+        assert "nothing is published yet" in caplog.text
+
+
+def test_report_prints_its_path_and_serves_on_loopback(published, capsys):
+    settings, manifest = published
+    assert main(["report"]) == 0
+    path = capsys.readouterr().out.strip()
+    assert path.endswith(f"{pub.version_name(manifest['version'])}/report/index.html")
+    server = subprocess.Popen([sys.executable, "-m", "upstream.cli", "report", "--serve",
+                               "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = server.stdout.readline()
+        url = line.split(" at ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        page = urllib.request.urlopen(url, timeout=10).read().decode()
+        assert "Upstream design report" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_the_dictionary_is_in_the_data(published):
+    settings, manifest = published
+    folder = settings.versions_dir / pub.version_name(manifest["version"])
+    con = duckdb.connect(str(folder / "design.duckdb"), read_only=True)
+    tables = con.execute("select table_name, comment from duckdb_tables()").fetchall()
+    columns = con.execute("select table_name, column_name, comment from duckdb_columns() "
+                          "where not internal").fetchall()
+    con.close()
+    assert tables and all(comment for _, comment in tables), tables
+    assert all(comment for *_, comment in columns), [c for c in columns if not c[2]]
+    for table in pub.FEEDS:
+        meta = dict(duckdb.execute(
+            "select decode(key), decode(value) from parquet_kv_metadata(?)",
+            [str(folder / "feeds" / f"{table}.parquet")]).fetchall())
+        described = {k.removeprefix("column:") for k in meta if k.startswith("column:")}
+        expected = {c for t, c, _ in columns if t == table}
+        assert meta["description"] and described == expected, (table, expected - described)
