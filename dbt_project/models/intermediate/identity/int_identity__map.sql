@@ -4,9 +4,10 @@
 -- Nodes: every identifier of an edge, every living CRM record, and every CRM id that orders or
 -- web events carry even without a CRM record (quarantined, or never exported), so such a buyer
 -- is one person across orders and web. Erased CRM ids are not nodes: their signals are dropped.
--- person_id is the smallest CRM id in the component ('crm:C…'), else its smallest guest order
--- ('guest_order:O…', never an email or phone): it stays the same when new identifiers join,
--- and when two people merge the older CRM id wins. is_known_customer: the component holds a
+-- person_id is the smallest CRM id of a living CRM record in the component, else its smallest
+-- CRM id without a record, else its smallest guest order ('guest_order:O…', never an email or
+-- phone): it stays the same when new identifiers join, and when two people merge the older
+-- CRM id wins. is_known_customer: the component holds a
 -- living CRM record (so there is a golden record and a consent to honour).
 with recursive edges as (
     select
@@ -66,6 +67,7 @@ components as (
     select
         reach.node,
         coalesce(
+            min(reach.reached) filter (where customers.node is not null),
             min(reach.reached) filter (where reach.reached like 'crm:%'),
             min(reach.reached) filter (
                 where reach.reached like 'guest_order:%' or reach.reached like 'anon:%'
