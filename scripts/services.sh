@@ -2,8 +2,12 @@
 # Start or stop the real Airflow deployment natively, as docker-compose.yml describes it:
 # PostgreSQL for metadata, then api-server, scheduler, dag-processor and triggerer on 127.0.0.1.
 #   scripts/services.sh up | down | status
-# State lives in $UPSTREAM_SERVICES_DIR (default .services/): Postgres cluster, Airflow home,
-# logs and one pid file per process. `down` stops exactly the processes it started.
+# State lives in $UPSTREAM_SERVICES_DIR (default .services/): Postgres cluster, its generated
+# passwords (scram-sha-256, files readable by this user only), Airflow home, logs and one pid
+# file per process. Every listener is on 127.0.0.1: the API (and its execution API), PostgreSQL,
+# the scheduler's health check; the log servers are not started (all components share this
+# host's log folder). `down` stops exactly the processes it started, their children included,
+# and returns when none is left.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${UPSTREAM_SERVICES_DIR:-$ROOT/.services}
@@ -39,7 +43,9 @@ airflow_env() {
   set +a
   export AIRFLOW_HOME="$DIR/airflow"
   export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:airflow@127.0.0.1:$PG_PORT/airflow"
+  AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://airflow:$(cat "$DIR/pg_airflow_password")@127.0.0.1:$PG_PORT/airflow"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
+  export AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST=127.0.0.1
   export AIRFLOW__API__HOST=127.0.0.1
   export AIRFLOW__API__PORT="$API_PORT"
   export AIRFLOW__API__BASE_URL="http://127.0.0.1:$API_PORT"
@@ -50,16 +56,32 @@ airflow_env() {
   export UPSTREAM_PROJECT_DIR="$ROOT"
 }
 
+secret() {  # a generated password in a file only this user reads
+  [ -s "$1" ] || (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$1")
+}
+
 start_postgres() {
   local bin; bin=$(pg_bin)
   mkdir -p "$DIR/pg" "$DIR/run"
   if [ "$(id -u)" = 0 ]; then chown postgres "$DIR/pg" "$DIR/run"; fi
+  secret "$DIR/pg_superuser_password"
+  secret "$DIR/pg_airflow_password"
   if [ ! -f "$DIR/pg/PG_VERSION" ]; then
-    as_pg "$bin/initdb" -D "$DIR/pg" -A trust -U postgres >"$DIR/logs/initdb.log" 2>&1 || {
+    local pwfile="$DIR/run/initdb.pw"
+    cp "$DIR/pg_superuser_password" "$pwfile"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$pwfile"; fi
+    as_pg "$bin/initdb" -D "$DIR/pg" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" \
+      >"$DIR/logs/initdb.log" 2>&1 || {
+      rm -f "$pwfile"
       cat "$DIR/logs/initdb.log" >&2
       echo "services: initdb failed (the postgres user must be able to reach $DIR)" >&2
       exit 1
     }
+    rm -f "$pwfile"
+  elif grep -Eq '^[^#]*\btrust\b' "$DIR/pg/pg_hba.conf" 2>/dev/null; then
+    echo "services: $DIR/pg was initialised with trust authentication by an older version;" \
+         "run \`make services-down\`, remove $DIR/pg, then \`make services-up\`" >&2
+    exit 1
   fi
   if ! as_pg "$bin/pg_ctl" -D "$DIR/pg" status >/dev/null 2>&1; then
     as_pg "$bin/pg_ctl" -D "$DIR/pg" -w -t 60 -l "$DIR/run/postgres.log" \
@@ -70,10 +92,12 @@ start_postgres() {
     }
   fi
   local psql=("$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qtA)
+  export PGPASSWORD; PGPASSWORD=$(cat "$DIR/pg_superuser_password")
   if [ -z "$("${psql[@]}" -c "select 1 from pg_roles where rolname = 'airflow'")" ]; then
-    "${psql[@]}" -c "create role airflow login password 'airflow'"
+    "${psql[@]}" -c "create role airflow login password '$(cat "$DIR/pg_airflow_password")'"
     "${psql[@]}" -c "create database airflow owner airflow"
   fi
+  unset PGPASSWORD
 }
 
 up() {
@@ -90,14 +114,21 @@ up() {
   AIRFLOW="$BIN/airflow" "$ROOT/deploy/pools.sh" >/dev/null
   for c in "${COMPONENTS[@]}"; do
     if [ -f "$DIR/pids/$c.pid" ] && kill -0 "$(cat "$DIR/pids/$c.pid")" 2>/dev/null; then continue; fi
-    setsid "$BIN/airflow" "$c" >"$DIR/logs/$c.log" 2>&1 < /dev/null &
+    local args=()
+    case "$c" in scheduler|triggerer) args=(--skip-serve-logs) ;; esac
+    setsid "$BIN/airflow" "$c" "${args[@]}" >"$DIR/logs/$c.log" 2>&1 < /dev/null &
     echo $! >"$DIR/pids/$c.pid"
   done
   for _ in $(seq 1 120); do
     if curl -fsS "http://127.0.0.1:$API_PORT/api/v2/monitor/health" 2>/dev/null \
         | grep -q '"scheduler":{"status":"healthy"'; then
-      echo "services: up in $((SECONDS - t0)) s: api-server http://127.0.0.1:$API_PORT," \
-           "PostgreSQL 127.0.0.1:$PG_PORT, state in $DIR"
+      echo "services: up in $((SECONDS - t0)) s"
+      echo "  Airflow UI and REST API  http://127.0.0.1:$API_PORT  (user admin, password in" \
+           "$DIR/simple_auth_manager_passwords.json)"
+      echo "  PostgreSQL               127.0.0.1:$PG_PORT  (user airflow, password in" \
+           "$DIR/pg_airflow_password)"
+      echo "  logs                     $DIR/logs"
+      echo "  DAGs start paused: unpause upstream_daily in the UI, or see README (Runbook)"
       return 0
     fi
     for c in "${COMPONENTS[@]}"; do
@@ -110,21 +141,48 @@ up() {
   exit 1
 }
 
+descendants() {  # every process below the given pids (task processes included)
+  local pid
+  for pid in "$@"; do
+    local children; children=$(ps -o pid= --ppid "$pid" 2>/dev/null | tr -d ' ' || true)
+    for child in $children; do echo "$child"; descendants "$child"; done
+  done
+}
+
+alive() { local p; for p in "$@"; do kill -0 "$p" 2>/dev/null && echo "$p"; done; return 0; }
+
 down() {
+  local pids=() groups=()
   for c in "${COMPONENTS[@]}"; do
     local f="$DIR/pids/$c.pid"
     [ -f "$f" ] || continue
     local pid; pid=$(cat "$f")
-    kill -TERM -- "-$pid" 2>/dev/null || true
-    for _ in $(seq 1 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    rm -f "$f"
+    groups+=("$pid")
+    pids+=("$pid" $(descendants "$pid"))
   done
+  if [ ${#groups[@]} -gt 0 ]; then
+    # the groups setsid made, and any process below them that left its group
+    for g in "${groups[@]}"; do kill -TERM -- "-$g" 2>/dev/null || true; done
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for _ in $(seq 1 40); do [ -z "$(alive "${pids[@]}")" ] && break; sleep 0.5; done
+    local left; left=$(alive "${pids[@]}")
+    if [ -n "$left" ]; then
+      for g in "${groups[@]}"; do kill -KILL -- "-$g" 2>/dev/null || true; done
+      kill -KILL $left 2>/dev/null || true
+      for _ in $(seq 1 20); do [ -z "$(alive "${pids[@]}")" ] && break; sleep 0.25; done
+    fi
+    left=$(alive "${pids[@]}")
+    if [ -n "$left" ]; then
+      echo "services: processes still running after SIGKILL: $left" >&2
+      exit 1
+    fi
+    rm -f "$DIR"/pids/*.pid
+  fi
   local bin; bin=$(pg_bin)
   if [ -f "$DIR/pg/PG_VERSION" ]; then
     as_pg "$bin/pg_ctl" -D "$DIR/pg" -m fast -w stop >/dev/null 2>&1 || true
   fi
-  echo "services: stopped"
+  echo "services: stopped (${#pids[@]} processes, none left)"
 }
 
 status() {

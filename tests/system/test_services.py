@@ -108,12 +108,44 @@ def services():
         password = json.loads((root / "state" / "simple_auth_manager_passwords.json").read_text())
         yield Api(f"http://127.0.0.1:{env['UPSTREAM_API_PORT']}", password["admin"]), root
     finally:
+        started_pids = _service_pids(root / "state")
         down = subprocess.run(["bash", str(SERVICES), "down"], env=env, capture_output=True,
                               text=True, timeout=180)
         assert down.returncode == 0, down.stderr
         left = list((root / "state" / "pids").glob("*.pid"))
+        alive = [p for p in started_pids if _alive(p)]
         shutil.rmtree(root, ignore_errors=True)
         assert not left, f"pid files left behind: {left}"
+        assert not alive, f"services-down returned with processes still running: {alive}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and ") Z " not in Path(
+        f"/proc/{pid}/stat").read_text()
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    found = [int(p) for p in out.split()]
+    return found + [g for c in found for g in _children(c)]
+
+
+def _service_pids(state: Path) -> set[int]:
+    """Every process the services started: the components, everything below them, PostgreSQL."""
+    pids = set()
+    for f in (state / "pids").glob("*.pid"):
+        pid = int(f.read_text())
+        pids |= {pid, *_children(pid)}
+    postmaster = state / "pg" / "postmaster.pid"
+    if postmaster.exists():
+        pg = int(postmaster.read_text().split()[0])
+        pids |= {pg, *_children(pg)}
+    return pids
 
 
 def _feeds(pub: Path, version: int) -> dict[str, str]:
@@ -189,3 +221,42 @@ def test_ingest_dags_emit_assets_that_trigger_the_publish_dag(services):
                   if r["run_type"] == "scheduled"]
         assert run["state"] == "success" and run["data_interval_start"].startswith(
             yesterday.isoformat())
+
+
+def test_every_listener_is_on_loopback_and_postgres_wants_its_password(services):
+    import psycopg2
+
+    api, root = services
+    state = root / "state"
+    pids = _service_pids(state)
+    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+    ours = [line.split() for line in listening
+            if any(f"pid={p}," in line for p in pids)]
+    assert ours, listening
+    assert all(fields[3].startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:")) for fields in ours), ours
+    pg_port = int((state / "pg" / "postmaster.pid").read_text().split()[3])
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(host="127.0.0.1", port=pg_port, user="airflow", password="airflow",
+                         dbname="airflow", connect_timeout=10)
+    good = (state / "pg_airflow_password").read_text().strip()
+    assert oct((state / "pg_airflow_password").stat().st_mode)[-3:] == "600"
+    with psycopg2.connect(host="127.0.0.1", port=pg_port, user="airflow", password=good,
+                          dbname="airflow", connect_timeout=10) as con:
+        assert con.closed == 0
+
+
+def test_a_run_triggered_without_a_logical_date_covers_yesterday(services):
+    """REST `"logical_date": null` with a conf: the run covers the UTC day before it runs
+    (the ingest test above delivered yesterday's files)."""
+    api, root = services
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
+    if not (root / "data" / "landing" / "web" / yesterday.isoformat()).exists():
+        generate(root / "data" / "landing", seed=5, sf=0.005, days=1, start=yesterday,
+                 mess=Messiness.clean())
+    run = api.run_until_done("upstream_daily", {"logical_date": None,
+                                                "conf": {"mode": "full_refresh"}})
+    assert run["state"] == "success", run
+    manifest = json.loads((root / "pub" / "manifest.json").read_text())
+    assert manifest["run_id"] == run["dag_run_id"]
+    assert manifest["data_covered"]["to"] == yesterday.isoformat()
