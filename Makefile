@@ -7,7 +7,8 @@ BIN       := $(VENV)/bin
 SEED      ?= 42
 SF        ?= 0.02
 DAYS      ?= 56
-START     ?= 2026-11-01
+# The sample ends yesterday (UTC), so its days are in the past and REST triggers for them work.
+START     ?= $(shell date -u -d "$(DAYS) days ago" +%F)
 # A daily run at RUN_DATE covers the day before it (CronDataIntervalTimetable), so the run
 # after the last generated day loads them all with mode=full_refresh.
 RUN_DATE   = $(shell date -u -d "$(START) + $(DAYS) days" +%F)
@@ -23,7 +24,7 @@ export GX_ANALYTICS_ENABLED := false
 .PHONY: help venv airflow-init run test test-fast lint bench clean services-up services-down services-status
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 venv: ## create/refresh .venv from uv.lock (bootstraps uv)
 	@./scripts/bootstrap.sh
@@ -32,9 +33,10 @@ airflow-init: venv ## local Airflow home in .airflow/ (SQLite) and the duckdb_wr
 	@./scripts/airflow-init.sh
 
 run: airflow-init ## generate sample data, run the daily DAG through Airflow, show the publication
-	$(BIN)/upstream generate --seed $(SEED) --sf $(SF) --days $(DAYS) --start $(START)
-	$(BIN)/airflow dags test upstream_daily $(RUN_DATE) -c '{"mode": "full_refresh"}' > $(AIRFLOW_HOME)/last-run.log 2>&1 \
-	  || { tail -40 $(AIRFLOW_HOME)/last-run.log; echo "DAG run failed; full log: $(AIRFLOW_HOME)/last-run.log"; exit 1; }
+	@echo "run: sample of $(DAYS) days from $(START) at SF $(SF)"
+	@$(BIN)/upstream generate --seed $(SEED) --sf $(SF) --days $(DAYS) --start $(START) \
+	  --fresh-sample > $(AIRFLOW_HOME)/generate.json
+	@$(BIN)/upstream run-dag $(RUN_DATE) --conf '{"mode": "full_refresh"}' --log $(AIRFLOW_HOME)/last-run.log
 	@$(BIN)/upstream ingest-report
 	@$(BIN)/upstream publish show
 

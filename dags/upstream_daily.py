@@ -38,25 +38,33 @@ from upstream.dag_support import DEFAULT_ARGS, RUN_PARAMS, WRITER_POOL, fail_fas
     params=RUN_PARAMS,
 )
 def upstream_daily():
+    # Each task takes its days from pipeline.run_interval: the data interval, or for a run
+    # triggered with "logical_date": null the UTC day before it runs.
     @task  # AirflowFailException on bad params: no retries are spent
-    def check_params(data_interval_start=None, params=None) -> dict:
+    def check_params(data_interval_start=None, data_interval_end=None, dag_run=None,
+                     params=None) -> dict:
         from upstream import pipeline
 
         with fail_fast():
-            return pipeline.check_params(dict(params), data_interval_start.date())
+            day, _ = pipeline.run_interval(data_interval_start, data_interval_end, dag_run)
+            return pipeline.check_params(dict(params), day)
 
     @task(pool=WRITER_POOL, outlets=[MARTS])
-    def transform(data_interval_end=None, params=None) -> dict:
+    def transform(data_interval_start=None, data_interval_end=None, dag_run=None,
+                  params=None) -> dict:
         from upstream import pipeline
 
         with fail_fast():
-            return pipeline.transform(data_interval_end.date(), dict(params))
+            _, end = pipeline.run_interval(data_interval_start, data_interval_end, dag_run)
+            return pipeline.transform(end, dict(params))
 
     @task(pool=WRITER_POOL)
-    def build_candidate(run_id=None, data_interval_start=None, data_interval_end=None) -> dict:
+    def build_candidate(run_id=None, data_interval_start=None, data_interval_end=None,
+                        dag_run=None) -> dict:
         from upstream import pipeline
 
-        return pipeline.candidate(run_id, data_interval_start.date(), data_interval_end.date())
+        start, end = pipeline.run_interval(data_interval_start, data_interval_end, dag_run)
+        return pipeline.candidate(run_id, start, end)
 
     ingests = [ingest_task(source) for source in RAW]
     cand = build_candidate()

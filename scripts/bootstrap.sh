@@ -9,9 +9,11 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
   exit 1
 }
 if [ ! -x .venv/bin/uv ]; then
+  echo "venv: creating .venv with $("$PY" --version) and uv"
   "$PY" -m venv .venv
   .venv/bin/python -m pip install --quiet "uv==0.13.8"
 fi
+echo "venv: installing the locked packages (uv.lock)"
 .venv/bin/uv sync --frozen --quiet --python .venv/bin/python
 # The assets the published Data Docs load offline (upstream.data_docs), pinned by the lockfile;
 # installed again only when the lockfile changes.
@@ -21,6 +23,7 @@ if ! cmp -s "$vendor/package-lock.json" "$vendor/node_modules/.package-lock.json
     echo "bootstrap: npm (Node.js) is required to install the Data Docs assets in $vendor" >&2
     exit 1
   }
+  echo "venv: installing the Data Docs assets (npm ci in $vendor)"
   npm ci --prefix "$vendor" --ignore-scripts --no-audit --no-fund --loglevel=error
   cp "$vendor/package-lock.json" "$vendor/node_modules/.package-lock.json.installed"
 fi

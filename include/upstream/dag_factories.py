@@ -27,11 +27,13 @@ def ingest_task(source: str):
     last day loaded, which the publish DAG uses as its as-of date."""
 
     @task(task_id=f"ingest_{source}", pool=WRITER_POOL, outlets=[RAW[source]])
-    def ingest(data_interval_start=None, params=None, outlet_events=None) -> dict:
+    def ingest(data_interval_start=None, data_interval_end=None, dag_run=None, params=None,
+               outlet_events=None) -> dict:
         from upstream import pipeline
 
         with fail_fast():
-            summary = pipeline.ingest(source, data_interval_start.date(), dict(params))
+            day, _ = pipeline.run_interval(data_interval_start, data_interval_end, dag_run)
+            summary = pipeline.ingest(source, day, dict(params))
         outlet_events[RAW[source]].extra = {"last_day": summary["last_day"]}
         return summary
 
@@ -62,8 +64,8 @@ def make_publish_dag(doc: str):
         def transform(logical_date=None, triggering_asset_events=None) -> dict:
             from upstream import pipeline
 
-            as_of, full = pipeline.as_of_for_publish(logical_date, triggering_asset_events)
             with fail_fast():
+                as_of, full = pipeline.as_of_for_publish(logical_date, triggering_asset_events)
                 result = pipeline.transform(as_of, {"mode": "full_refresh" if full else "daily"})
             return {**result, "interval_start": pipeline.previous_day(as_of)}
 

@@ -20,6 +20,7 @@ from upstream.contracts import seed_values
 from upstream.ingest import sha256_of
 from upstream.publish import Candidate
 from upstream.settings import Settings
+from upstream.transform import build_warnings
 from upstream.warehouse import connection
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,15 @@ def _outcome_json(outcome: Any) -> dict[str, Any]:
             "success": bool(outcome.success),
             "severity": str(getattr(cfg.severity, "value", "critical")),
             "result": json.loads(json.dumps(outcome.result or {}, default=str))}
+
+
+def _explain(failure: str) -> str:
+    """A failure with the cause an operator needs when the number alone misleads."""
+    if failure.startswith("publication: ") and "'data_lag_days'" in failure and "[-" in failure:
+        return (failure + " — negative: newer data than this run's interval is already loaded "
+                "(a run for an earlier day after later days); run mode=range up to the newest "
+                "day or a full refresh instead")
+    return failure
 
 
 def _parameters(settings: Settings, candidate: Candidate, frames: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +177,8 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
     Failed expectations with ``severity: warning`` become warnings (published, reported); all
     others block publication.
     """
+    # before the import: GX logs a line per public function it registers (hundreds)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.expectation_suite import ExpectationSuite
@@ -174,7 +186,6 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
 
     from upstream.publish import current_manifest, version_name
 
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     suites = load_suites(settings.expectations_dir)
     previous = current_manifest(settings)
     previous_db = (settings.versions_dir / version_name(previous["version"]) / "design.duckdb"
@@ -222,6 +233,9 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
             severity = str(getattr(o.expectation_config.severity, "value", "critical"))
             target = result.failures if severity == "critical" else result.warnings
             target.append(_describe(table, o))
+    # dbt's own warnings (tests with severity warn) of the build behind this candidate
+    result.warnings += build_warnings(settings)
+    result.failures = [_explain(f) for f in result.failures]
     result.success = not result.failures
     docs = project / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
     if docs.exists():
@@ -246,9 +260,12 @@ def run_gate(settings: Settings, candidate: Candidate, *, record: bool = True) -
     for warning in result.warnings:
         log.warning("gate warning (published anyway): %s", warning)
     if not result.success:
+        shown = result.failures[:10]
+        more = len(result.failures) - len(shown)
         raise GateFailed(
             f"gate failed for candidate v{candidate.version} ({candidate.path.name}); nothing "
-            f"published. {len(result.failures)} failure(s):\n  " + "\n  ".join(result.failures)
+            f"published. {len(result.failures)} failure(s):\n  " + "\n  ".join(shown)
+            + (f"\n  ... and {more} more in {candidate.gate_record}" if more else "")
             + f"\nData Docs: {result.data_docs}")
     log.info("gate passed: %d expectations on %s, %d warning(s); Data Docs: %s",
              result.evaluated, sorted(result.tables), len(result.warnings), result.data_docs)

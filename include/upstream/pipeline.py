@@ -7,8 +7,12 @@ exception types, which the DAGs turn into AirflowFailException so no retries are
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import date, timedelta
+import re
+import time
+from datetime import UTC, date, timedelta
+from typing import Any
 
 from upstream.contracts import ContractError
 from upstream.gate import GateFailed, run_gate
@@ -102,8 +106,16 @@ def _date_or_none(name: str) -> date | None:
         return None
 
 
+def progress(task: str, started: float, **figures: Any) -> None:
+    """One ``PROGRESS {json}`` log line per finished task: its wall time and key figures, which
+    `upstream run-dag` (make run) prints as the run goes."""
+    log.info("PROGRESS %s", json.dumps({"task": task, "seconds": round(time.time() - started, 1),
+                                        **figures}, default=str))
+
+
 def ingest(source: str, day: date, params: dict | None = None,
            settings: Settings | None = None) -> dict:
+    started = time.time()
     settings = settings or get_settings()
     report = ingest_source(settings, source, days_to_load(settings, source, day, params or {}))
     summary = report.summary()
@@ -111,6 +123,9 @@ def ingest(source: str, day: date, params: dict | None = None,
              source, summary["first_day"], summary["last_day"], summary["files"],
              summary["rows_read"], summary["rows_loaded"], summary["rows_quarantined"],
              summary["extra_columns"])
+    progress(f"ingest_{source}", started, loaded=summary["rows_loaded"],
+             quarantined=summary["rows_quarantined"], files=sum(summary["files"].values()),
+             days=len(report.days), erased_crm_ids=summary["erased_crm_ids"])
     return summary
 
 
@@ -121,21 +136,28 @@ def transform(as_of: date, params: dict | None = None, settings: Settings | None
     if not settings.warehouse_path.exists():
         raise TransformFailed(f"warehouse {settings.warehouse_path} does not exist yet: nothing "
                               "has been ingested; run the ingest DAGs (or upstream_daily) first")
+    started = time.time()
     full = (params or {}).get("mode") == "full_refresh"
-    run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
+    output = run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
     # the whole project as one page, published with the version (its dictionary and lineage)
     run_dbt(settings, ["docs", "generate", "--static"], as_of=as_of)
+    done = re.findall(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)", output)
+    progress("transform", started, dbt=done[-1] if done else "", full_refresh=full)
     return {"as_of": as_of.isoformat(), "full_refresh": full}
 
 
 def candidate(run_id: str, start: date, end: date, settings: Settings | None = None) -> dict:
+    started = time.time()
     settings = settings or get_settings()
-    return build_candidate(settings, run_id=run_id, interval_start=start,
-                           interval_end=end).to_json()
+    built = build_candidate(settings, run_id=run_id, interval_start=start, interval_end=end)
+    progress("build_candidate", started, version=built.version, feeds=len(built.row_counts),
+             rows=sum(built.row_counts.values()))
+    return built.to_json()
 
 
 def gate(candidate_doc: dict, settings: Settings | None = None) -> dict:
     """Validate; on failure the candidate file is removed (its gate record stays)."""
+    started = time.time()
     settings = settings or get_settings()
     cand = Candidate.from_json(candidate_doc)
     try:
@@ -143,12 +165,33 @@ def gate(candidate_doc: dict, settings: Settings | None = None) -> dict:
     except GateFailed:
         discard_candidate(cand)
         raise
+    progress("gate", started, expectations=result.evaluated, warnings=len(result.warnings))
     return {"success": result.success, "evaluated": result.evaluated}
 
 
 def publish(candidate_doc: dict, settings: Settings | None = None) -> dict:
+    started = time.time()
     settings = settings or get_settings()
-    return publish_candidate(settings, Candidate.from_json(candidate_doc))
+    manifest = publish_candidate(settings, Candidate.from_json(candidate_doc))
+    version = settings.versions_dir / f"v{manifest['version']:06d}"
+    progress("publish", started, version=manifest["version"], covered=manifest["data_covered"],
+             database=str(settings.published_db), report=str(version / manifest["report"]),
+             warnings=len(manifest["gate"]["warnings"]))
+    return manifest
+
+
+def run_interval(data_interval_start, data_interval_end, dag_run) -> tuple[date, date]:
+    """(first day, end day exclusive) a run covers. A run triggered without a logical date
+    (REST ``"logical_date": null``) has no data interval: like a manual run of the daily
+    timetable, it covers the UTC day before the day it runs after."""
+    if data_interval_start is not None and data_interval_end is not None:
+        return data_interval_start.date(), data_interval_end.date()
+    run_after = getattr(dag_run, "run_after", None)
+    if run_after is None:
+        raise InvalidParams("this run has neither a data interval nor a run_after time: trigger "
+                            "it with a logical_date (e.g. 2026-11-29T00:00:00Z)")
+    end = run_after.astimezone(UTC).date()
+    return end - timedelta(days=1), end
 
 
 def previous_day(day: date) -> str:
@@ -165,4 +208,8 @@ def as_of_for_publish(logical_date, triggering_asset_events) -> tuple[date, bool
             for e in events if e.extra and e.extra.get("last_day")]
     if days:
         return date.fromisoformat(max(days)) + timedelta(days=1), False
+    if logical_date is None:
+        raise InvalidParams("upstream_publish was triggered without a logical date and without "
+                            "asset events: trigger it with a logical_date, or let the ingest "
+                            "DAGs trigger it")
     return logical_date.date(), True

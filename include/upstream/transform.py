@@ -6,6 +6,7 @@ process after ``invoke`` returns, which would block the next task in the same pr
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -43,15 +44,20 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
     }
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir)]
     log.info("running %s (as of %s)", " ".join(cmd), as_of)
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    for line in proc.stdout.splitlines():
-        log.info("dbt | %s", line)
+    # streamed: every dbt line reaches the task log when dbt prints it (real timestamps)
+    lines: list[str] = []
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as proc:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            lines.append(line)
+            log.info("dbt | %s", line)
+    output = "\n".join(lines)
     if proc.returncode != 0:
-        lines = (proc.stdout + proc.stderr).splitlines()
         failures = [ln for ln in lines if any(w in ln for w in ("ERROR", "FAIL", "Error", "Done."))]
-        models = sorted(set(FAILED_NODE.findall(proc.stdout + proc.stderr)))
+        models = sorted(set(FAILED_NODE.findall(output)))
         hint = ""
-        if "Could not set lock on file" in proc.stdout + proc.stderr:
+        if "Could not set lock on file" in output:
             hint = (f"\nAnother process holds {settings.warehouse_path}: warehouse writers must run "
                     "in the 'duckdb_writer' pool; find the holder with `fuser` and stop it.")
         elif models:
@@ -63,7 +69,8 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
         )
     if args[0] in ("build", "run"):
         _record_success(settings, args, as_of)
-    return proc.stdout
+        _keep_warnings(settings)
+    return output
 
 
 # "Database Error in model design_demand (models/marts/design_demand.sql)", and tests alike
@@ -80,6 +87,27 @@ def _record_success(settings: Settings, args: list[str], as_of: date) -> None:
     with connection(settings.warehouse_path) as con:
         con.execute(RUNS_DDL)
         con.execute("insert into audit.dbt_runs values (now(), ?, ?)", [as_of, " ".join(args)])
+
+
+def _keep_warnings(settings: Settings) -> list[str]:
+    """dbt's warn results of the last build (tests with severity warn), kept beside its target
+    as ``build_warnings.json``: the gate reports them with its own warnings, so they reach the
+    manifest and the report (later dbt commands overwrite run_results.json)."""
+    results = settings.dbt_target_dir / "run_results.json"
+    warnings = []
+    if results.exists():
+        for r in json.loads(results.read_text()).get("results", []):
+            if r.get("status") == "warn":
+                name = r["unique_id"].split(".")[2]
+                warnings.append(f"dbt: {name}: {r.get('message') or 'warning'}")
+    (settings.dbt_target_dir / "build_warnings.json").write_text(json.dumps(warnings, indent=2))
+    return warnings
+
+
+def build_warnings(settings: Settings) -> list[str]:
+    """The warnings :func:`_keep_warnings` kept for the last successful build."""
+    path = settings.dbt_target_dir / "build_warnings.json"
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def _suspect_deliveries(settings: Settings, limit: int = 10) -> str:

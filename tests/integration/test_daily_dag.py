@@ -14,6 +14,7 @@ import socketserver
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -266,3 +267,47 @@ def test_failed_gate_fails_the_run_and_keeps_the_publication(env, tmp_path, smtp
     assert mail["message"]["Subject"] == "[upstream] upstream_daily.gate failed"
     body = mail["message"].get_payload(0).get_payload(decode=True).decode()
     assert "customer_needs: expect_table_row_count_to_be_between" in body
+
+
+UPSTREAM = str(Path(sys.executable).with_name("upstream"))
+TASKS = ["ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders", "transform",
+         "build_candidate", "gate", "publish"]
+
+
+def test_run_dag_shows_a_line_per_task_and_a_summary(env, tmp_path):
+    """What `make run` prints: a line per task as it finishes, then what was published."""
+    env, root = env
+    log = tmp_path / "run.log"
+    run = subprocess.run([UPSTREAM, "run-dag", "2026-11-04", "--conf", json.dumps(
+        {"mode": "range", "range_start": "2026-11-01", "range_end": "2026-11-03"}),
+        "--log", str(log)], env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    for task in TASKS:
+        (line,) = [ln for ln in lines if ln.split()[:1] == [task]]
+        assert " s  " in line, line
+    ingest = next(ln for ln in lines if ln.startswith("  ingest_web"))
+    assert "loaded" in ingest and "quarantined" in ingest
+    assert any(ln.startswith("done in ") and "published version" in ln for ln in lines)
+    assert any("designers' report" in ln and ln.rstrip().endswith("report/index.html")
+               for ln in lines)
+    assert "Traceback" not in run.stdout
+    # dbt's lines reach the task log as dbt prints them, not all at the task's end
+    stamps = [ln.split()[0] for ln in log.read_text().splitlines() if "dbt |" in ln]
+    times = [datetime.fromisoformat(s.replace("Z", "+00:00")) for s in stamps
+             if s[:2] == "20"]
+    assert len(times) > 20 and times == sorted(times)
+    assert (times[-1] - times[0]).total_seconds() > 2, (times[0], times[-1])
+
+
+def test_run_dag_ends_a_failure_with_the_tasks_own_message(env, tmp_path):
+    env, root = env
+    run = subprocess.run([UPSTREAM, "run-dag", "2026-10-21", "--log", str(tmp_path / "x.log")],
+                         env={**env, "UPSTREAM_HISTORY_START": "2026-11-01"},
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert run.returncode != 0
+    assert run.stdout.splitlines()[-1].strip() == (
+        "check_params failed: InvalidParams: the run's day 2026-10-20 is before the history "
+        "start 2026-11-01 (UPSTREAM_HISTORY_START): Upstream loads nothing earlier. To load "
+        "older data, set UPSTREAM_HISTORY_START to its first day")
+    assert "Traceback" not in run.stdout

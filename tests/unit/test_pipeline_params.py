@@ -89,3 +89,17 @@ def test_full_refresh_starts_at_the_history_start(settings, monkeypatch):
 
 def test_history_reaches_back_by_default(settings):
     assert days_to_load(settings, "web", date(2002, 1, 3), {}) == [date(2002, 1, 3)]
+
+
+def test_a_run_without_a_logical_date_covers_the_day_before_it_runs():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from upstream.pipeline import run_interval
+
+    run = SimpleNamespace(run_after=datetime(2026, 11, 27, 14, 30, tzinfo=UTC))
+    assert run_interval(None, None, run) == (date(2026, 11, 26), date(2026, 11, 27))
+    start, end = datetime(2026, 11, 3, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)
+    assert run_interval(start, end, run) == (date(2026, 11, 3), date(2026, 11, 4))
+    with pytest.raises(InvalidParams, match="trigger it with a logical_date"):
+        run_interval(None, None, SimpleNamespace())

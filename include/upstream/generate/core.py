@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import json
 import logging
 import shutil
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 S_CATALOGUE, S_CUSTOMERS, S_CRM, S_WEB, S_ORDERS, S_FLOW, S_MESS = range(1, 8)
 CUSTOMERS_PER_SF, EVENTS_PER_SF, LINES_PER_SF = 100_000, 5_000_000, 500_000
 RETURN_AFTER_DAYS = 3  # returns of day D's lines arrive in day D+3's file
+SAMPLE_MARKER = ".sample.json"  # which sample a landing folder holds (hidden: never ingested)
 
 
 @dataclass
@@ -522,9 +525,10 @@ class DayGenerator:
 
 def generate(
     landing_dir: Path, *, seed: int = 42, sf: float = 0.01, days: int = 7,
-    start: date = date(2026, 11, 1), mess: Messiness | None = None,
+    start: date = date(2026, 11, 1), mess: Messiness | None = None, progress: bool = False,
 ) -> GenerationSummary:
-    """Write ``days`` days of landing files for every source, starting at ``start``."""
+    """Write ``days`` days of landing files for every source, starting at ``start``
+    (``progress``: a progress bar per day on stderr)."""
     if sf <= 0 or days < 1:
         raise ValueError(f"scale factor ({sf}) and days ({days}) must be positive")
     world = World(seed, sf, days, start, mess or Messiness())
@@ -534,10 +538,18 @@ def generate(
     try:
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         con.execute(MACROS)
-        for d in range(days):
+        days_iter = range(days)
+        if progress:
+            from tqdm import tqdm
+
+            days_iter = tqdm(days_iter, desc="generate", unit="day", leave=True,
+                             mininterval=0.5, file=sys.stderr)
+        for d in days_iter:
             gen.run(con, d)
     finally:
         con.close()
+    (landing_dir / SAMPLE_MARKER).write_text(json.dumps(
+        {"seed": seed, "sf": sf, "days": days, "start": start.isoformat()}) + "\n")
     log.info("generated %d files into %s: rows %s, messiness %s", len(summary.files),
              landing_dir, dict(summary.rows), dict(summary.injected))
     return summary

@@ -39,5 +39,9 @@ class Messiness:
             name, _, value = item.partition("=")
             if not value:
                 raise ValueError(f"messiness knob {item!r} must look like NAME=VALUE")
-            changes[name] = int(value) if name == "schema_drift_day" else float(value)
+            try:
+                changes[name] = int(value) if name == "schema_drift_day" else float(value)
+            except ValueError:
+                kind = "a whole day number" if name == "schema_drift_day" else "a rate such as 0.1"
+                raise ValueError(f"messiness knob {name}={value!r}: expected {kind}") from None
         return base.with_(**changes)
