@@ -6,10 +6,13 @@ import argparse
 import json
 import logging
 import sys
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from upstream.contracts import sources
+from upstream.generate.mess import Messiness
 from upstream.settings import get_settings
 
 log = logging.getLogger("upstream")
@@ -21,11 +24,36 @@ def _generate(args: argparse.Namespace) -> int:
     settings = get_settings()
     out = Path(args.out) if args.out else settings.landing_dir
     mess = Messiness.parse(args.mess or [], clean=args.clean)
+    if args.fresh_sample:
+        _start_fresh_sample(settings, out, args)
     summary = generate(out, seed=args.seed, sf=args.sf, days=args.days, start=args.start,
-                       mess=mess)
+                       mess=mess, progress=not args.quiet)
     print(json.dumps({"landing_dir": str(out), "files": len(summary.files),
                       "rows": dict(summary.rows), "messiness": dict(summary.injected)}, indent=2))
     return 0
+
+
+def _start_fresh_sample(settings, out: Path, args: argparse.Namespace) -> None:
+    """`make run` starts over when it asks for another sample than the one loaded (the sample
+    ends yesterday, so it moves on every day): the old sample's landing files, warehouse and
+    publications go, so no day of the old sample lingers in raw."""
+    import shutil
+
+    from upstream.generate.core import SAMPLE_MARKER
+
+    wanted = {"seed": args.seed, "sf": args.sf, "days": args.days,
+              "start": args.start.isoformat()}
+    marker = out / SAMPLE_MARKER
+    if not marker.exists():
+        return
+    if json.loads(marker.read_text()) == wanted:
+        return
+    print(f"generate: a new sample ({wanted['days']} days from {wanted['start']}) replaces the "
+          f"one in {out}; starting over: removing it, the warehouse and the publications",
+          file=sys.stderr)
+    for folder in (out, settings.warehouse_path.parent, settings.data_dir / "dbt",
+                   settings.data_dir / "gate", settings.published_dir):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _ingest(args: argparse.Namespace) -> int:
@@ -43,11 +71,18 @@ def _publish_show(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if args.version:
+        from upstream.publish import published_versions
+
+        published = published_versions(settings)
+        if args.version not in published:
+            raise ValueError(f"version {args.version} is not published here; published: "
+                             f"{published or 'none yet'} (`upstream publish list`)")
         manifest = read_manifest(settings.versions_dir / version_name(args.version))
     else:
         manifest = current_manifest(settings)
     if manifest is None:
-        print(f"nothing published yet under {settings.published_dir}", file=sys.stderr)
+        print(f"nothing published yet under {settings.published_dir}: run the daily DAG "
+              "(`make run`)", file=sys.stderr)
         return 1
     print(json.dumps(manifest, indent=2))
     print(f"\nPublished design database (read-only for designers): {settings.published_db}")
@@ -76,12 +111,21 @@ QUESTIONS = [
 def _publish_list(args: argparse.Namespace) -> int:
     from upstream.publish import list_versions
 
-    for row in list_versions(get_settings()):
+    settings = get_settings()
+    rows = list_versions(settings)
+    if not rows:
+        print(f"nothing published yet under {settings.published_dir}: run the daily DAG "
+              "(`make run`)")
+        return 0
+    for row in rows:
         mark = "*" if row["current"] else " "
         if row["valid"]:
-            print(f"{mark} v{row['version']:<6} {row['published_at']}  run {row['run_id']}  "
-                  f"interval {row['interval']['start']}..{row['interval']['end']}  "
-                  f"{row['row_counts']}")
+            covered = row.get("data_covered") or {}
+            data = (f"data {covered['from']}..{covered['to']}" if covered else
+                    f"interval {row['interval']['start']}..{row['interval']['end']}")
+            counts = ", ".join(f"{k} {v:,}" for k, v in row["row_counts"].items())
+            print(f"{mark} v{row['version']:<6} {row['published_at'][:19]}  run {row['run_id']}"
+                  f"  {data}  {counts}")
         else:
             print(f"{mark} v{row['version']:<6} INVALID: {row['problem']}")
     return 0
@@ -159,6 +203,14 @@ def _check_landing(args: argparse.Namespace) -> int:
     return 0 if check.ok else 1
 
 
+def _run_dag(args: argparse.Namespace) -> int:
+    from upstream.runner import run_dag
+
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    return run_dag(airflow, args.dag, args.day.isoformat(), json.loads(args.conf),
+                   Path(args.log))
+
+
 def _bench(args: argparse.Namespace) -> int:
     from upstream import bench
 
@@ -166,27 +218,61 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a positive {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text}")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="upstream", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="upstream", description=__doc__, epilog="Settings come from UPSTREAM_* environment "
+        "variables, else from a .env file in the project folder (the environment wins); see "
+        ".env.example. Exit codes: 0 done, 1 a check found something, 2 an error.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     gen = sub.add_parser("generate", help="write deterministic sample landing files")
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--sf", type=float, default=0.01,
-                     help="scale factor: 1 = 100k customers, 5M web events, 500k order lines a week")
-    gen.add_argument("--days", type=int, default=7)
-    gen.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1))
+    gen.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    gen.add_argument("--sf", type=_positive(float), default=0.01,
+                     help="scale factor: 1 = 100k customers, 5M web events, 500k order lines a "
+                          "week (default 0.01)")
+    gen.add_argument("--days", type=_positive(int), default=7, help="days to write (default 7)")
+    gen.add_argument("--start", type=_iso_date, default=date(2026, 11, 1),
+                     help="first day YYYY-MM-DD (default 2026-11-01)")
     gen.add_argument("--out", help="landing folder (default: the settings' landing folder)")
     gen.add_argument("--mess", action="append", metavar="KNOB=RATE",
-                     help="set a messiness knob, e.g. --mess late_events=0.1 (repeatable)")
+                     help="set a messiness knob, e.g. --mess late_events=0.1 (repeatable); "
+                          "knobs: " + ", ".join(f.name for f in fields(Messiness)))
     gen.add_argument("--clean", action="store_true", help="start from all knobs off")
+    gen.add_argument("--fresh-sample", action="store_true",
+                     help="when the landing folder holds another sample (seed, sf, days, start),"
+                          " remove it, the warehouse and the publications first (make run)")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=_generate)
 
     ing = sub.add_parser("ingest", help="load one source's landing files for a day")
-    ing.add_argument("source", choices=sources())
-    ing.add_argument("--day", type=date.fromisoformat, required=True)
-    ing.add_argument("--backfill-from", dest="backfill_from", default=None)
+    ing.add_argument("source", choices=sources(), help="the source to load")
+    ing.add_argument("--day", type=_iso_date, required=True,
+                     help="the day folder to load (YYYY-MM-DD)")
+    ing.add_argument("--backfill-from", dest="backfill_from", type=_iso_date, default=None,
+                     help="load every day from this one (YYYY-MM-DD) up to --day")
     ing.set_defaults(func=_ingest)
 
     chk = sub.add_parser(
@@ -197,16 +283,29 @@ def build_parser() -> argparse.ArgumentParser:
                     "quarantined (by reason), refusals, and values the vocabulary seeds do not "
                     "know. Writes nothing. Exit 1 when a file would be refused.")
     chk.add_argument("landing_dir", help="folder holding <source>/<YYYY-MM-DD>/ folders")
-    chk.add_argument("--day", type=date.fromisoformat, help="only this day (YYYY-MM-DD)")
+    chk.add_argument("--day", type=_iso_date, help="only this day (YYYY-MM-DD)")
     chk.add_argument("--no-vocabulary", action="store_true",
                      help="skip the dbt vocabulary check (about 10 s)")
     chk.add_argument("--json", action="store_true", help="print JSON instead of text")
     chk.set_defaults(func=_check_landing)
 
+    rd = sub.add_parser("run-dag", help="run a DAG through Airflow (airflow dags test) with "
+                                        "a line per task and a summary",
+                        description="What `make run` runs: the whole log goes to --log, the "
+                                    "terminal gets each task's time and figures as it finishes "
+                                    "and a summary, or the failing task's own message.")
+    rd.add_argument("day", type=_iso_date, help="the run's logical date (YYYY-MM-DD); a daily "
+                                                 "run covers the day before it")
+    rd.add_argument("--dag", default="upstream_daily", help="DAG id (default upstream_daily)")
+    rd.add_argument("--conf", default="{}", help='run params as JSON, e.g. \'{"mode": '
+                                                 '"full_refresh"}\'')
+    rd.add_argument("--log", default=".airflow/last-run.log", help="file for the full log")
+    rd.set_defaults(func=_run_dag)
+
     ben = sub.add_parser("bench", help="generation, ingest (vs the DuckDB floor) and dbt figures")
-    ben.add_argument("--sf", type=float, default=1.0)
-    ben.add_argument("--days", type=int, default=7)
-    ben.add_argument("--no-dbt", action="store_true")
+    ben.add_argument("--sf", type=_positive(float), default=1.0, help="scale factor (default 1)")
+    ben.add_argument("--days", type=_positive(int), default=7, help="days (default 7)")
+    ben.add_argument("--no-dbt", action="store_true", help="skip the dbt build timings")
     ben.set_defaults(func=_bench)
 
     rep = sub.add_parser("ingest-report", help="ingestion totals per source from the load "
@@ -232,7 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     rpt = sub.add_parser("report", help="the designers' report of the current version: its "
                                         "path, or --serve it on 127.0.0.1")
     rpt.add_argument("--serve", action="store_true", help="serve it on 127.0.0.1 until Ctrl-C")
-    rpt.add_argument("--port", type=int, default=8765, help="port for --serve (default 8765)")
+    rpt.add_argument("--port", type=int, default=8765,
+                     help="port for --serve (default 8765; 0 picks a free one)")
     rpt.set_defaults(func=_workspace_report)
 
     priv = sub.add_parser("privacy", help="personal data: erasure requests")
@@ -250,13 +350,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     pub = sub.add_parser("publish", help="the published design database")
     pub_sub = pub.add_subparsers(dest="publish_command", required=True)
-    show = pub_sub.add_parser("show", help="print a manifest (default: current) and a query")
-    show.add_argument("version", nargs="?", type=int)
+    show = pub_sub.add_parser("show", help="print a manifest (default: current) and queries")
+    show.add_argument("version", nargs="?", type=_positive(int),
+                      help="version number (default: the current one)")
     show.set_defaults(func=_publish_show)
     lst = pub_sub.add_parser("list", help="published versions, * marks current")
     lst.set_defaults(func=_publish_list)
     rb = pub_sub.add_parser("rollback", help="repoint current to an earlier version")
-    rb.add_argument("--to", type=int, help="version number (default: the one before current)")
+    rb.add_argument("--to", type=_positive(int),
+                    help="version number (default: the one before current)")
     rb.add_argument("--reason", required=True, help="why; recorded in history.jsonl")
     rb.set_defaults(func=_publish_rollback)
     fix = pub_sub.add_parser("repair", help="clean up after crashes, fix a broken current")
@@ -271,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ValueError, RuntimeError, OSError) as exc:
-        log.error("%s", exc)
+        log.debug("failed", exc_info=True)
+        print(f"upstream {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 

@@ -128,6 +128,11 @@ class IngestReport:
                 "erased_crm_ids": self.erased}
 
 
+def percent(share: float) -> str:
+    """A share as a percentage with the digits it needs: 0.05 -> '5%', 0.0001 -> '0.01%'."""
+    return f"{share * 100:.3g}%"
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -450,7 +455,8 @@ def load_file(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path, *,
             hints = [f"{k.reason}: {k.hint}" for k in contract.checks
                      if k.hint and k.reason in {r for r, _ in top}]
             raise _Refused(f"{path}: {defects} of {result.rows_read} rows "
-                           f"({rate:.1%}) rejected, above the limit of {max_reject_rate:.1%} "
+                           f"({percent(rate)}) rejected, above the limit of "
+                           f"{percent(max_reject_rate)} "
                            f"(UPSTREAM_MAX_REJECT_RATE) and more than {reject_floor} rows "
                            "(UPSTREAM_REJECT_FLOOR); file refused, nothing loaded. Reasons: "
                            + ", ".join(f"{r} x{n}" for r, n in top)

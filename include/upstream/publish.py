@@ -629,6 +629,7 @@ def list_versions(settings: Settings) -> list[dict]:
             m = read_manifest(folder)
             rows.append({"version": v, "current": v == current, "run_id": m["run_id"],
                          "interval": m["data_interval"], "published_at": m["published_at"],
+                         "data_covered": m.get("data_covered"),
                          "row_counts": m["row_counts"], "valid": True})
         except PublicationError as exc:
             rows.append({"version": v, "current": v == current, "valid": False,

@@ -1,12 +1,16 @@
 """The one place that reads the environment.
 
 Everything else receives a :class:`Settings`. Defaults work out of the box inside the
-project folder: data under ``data/``, the designers' database under ``published/``.
+project folder: data under ``data/``, the designers' database under ``published/``. Each
+``UPSTREAM_*`` setting comes from the environment, else from a ``.env`` file in the project
+folder (git-ignored; ``.env.example`` lists every setting), else its default: the environment
+wins over the file.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,8 +28,18 @@ def _project_dir() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
+def _environment(project: Path) -> dict[str, str]:
+    """The environment over the project's ``.env`` file (the environment wins)."""
+    from dotenv import dotenv_values
+
+    dotenv = project / ".env"
+    from_file = {k: v for k, v in dotenv_values(dotenv).items() if v is not None} \
+        if dotenv.is_file() else {}
+    return {**from_file, **os.environ}
+
+
+def _float(name: str, default: float, env: Mapping[str, str] = os.environ) -> float:
+    raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -34,8 +48,8 @@ def _float(name: str, default: float) -> float:
         raise ValueError(f"setting {name}={raw!r} is not a number") from exc
 
 
-def _date(name: str, default: date) -> date:
-    raw = os.environ.get(name)
+def _date(name: str, default: date, env: Mapping[str, str] = os.environ) -> date:
+    raw = env.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -44,8 +58,8 @@ def _date(name: str, default: date) -> date:
         raise ValueError(f"setting {name}={raw!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _int(name: str, default: int) -> int:
-    value = _float(name, default)
+def _int(name: str, default: int, env: Mapping[str, str] = os.environ) -> int:
+    value = _float(name, default, env)
     if value != int(value):
         raise ValueError(f"setting {name}={value!r} is not an integer")
     return int(value)
@@ -134,9 +148,10 @@ class Settings:
 
 def get_settings() -> Settings:
     project = _project_dir()
-    data_dir = Path(os.environ.get("UPSTREAM_DATA_DIR") or project / "data").resolve()
-    published = Path(os.environ.get("UPSTREAM_PUBLISHED_DIR") or project / "published").resolve()
-    reject_rate = _float("UPSTREAM_MAX_REJECT_RATE", 0.05)
+    env = _environment(project)
+    data_dir = Path(env.get("UPSTREAM_DATA_DIR") or project / "data").resolve()
+    published = Path(env.get("UPSTREAM_PUBLISHED_DIR") or project / "published").resolve()
+    reject_rate = _float("UPSTREAM_MAX_REJECT_RATE", 0.05, env)
     if not 0.0 <= reject_rate <= 1.0:
         raise ValueError(f"setting UPSTREAM_MAX_REJECT_RATE={reject_rate} must be within 0..1")
     return Settings(
@@ -144,18 +159,18 @@ def get_settings() -> Settings:
         data_dir=data_dir,
         published_dir=published,
         max_reject_rate=reject_rate,
-        reject_floor=_int("UPSTREAM_REJECT_FLOOR", 10),
-        min_group_size=_int("UPSTREAM_MIN_GROUP_SIZE", 5),
-        pseudonym_secret=os.environ.get("UPSTREAM_PSEUDONYM_SECRET") or None,
-        demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", 28),
-        keep_versions=max(1, _int("UPSTREAM_KEEP_VERSIONS", 5)),
-        ingest_workers=max(1, _int("UPSTREAM_INGEST_WORKERS", 2)),
-        max_shrink=_float("UPSTREAM_MAX_SHRINK", 0.5),
-        max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", 2),
-        alert_webhook=os.environ.get("UPSTREAM_ALERT_WEBHOOK") or None,
-        alert_email=os.environ.get("UPSTREAM_ALERT_EMAIL") or None,
-        history_start=_date("UPSTREAM_HISTORY_START", date(2000, 1, 1)),
-        landing_root=(Path(os.environ["UPSTREAM_LANDING_DIR"]).resolve()
-                      if os.environ.get("UPSTREAM_LANDING_DIR") else None),
-        erasure_secret=os.environ.get("UPSTREAM_ERASURE_SECRET") or None,
+        reject_floor=_int("UPSTREAM_REJECT_FLOOR", 10, env),
+        min_group_size=_int("UPSTREAM_MIN_GROUP_SIZE", 5, env),
+        pseudonym_secret=env.get("UPSTREAM_PSEUDONYM_SECRET") or None,
+        demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", 28, env),
+        keep_versions=max(1, _int("UPSTREAM_KEEP_VERSIONS", 5, env)),
+        ingest_workers=max(1, _int("UPSTREAM_INGEST_WORKERS", 2, env)),
+        max_shrink=_float("UPSTREAM_MAX_SHRINK", 0.5, env),
+        max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", 2, env),
+        alert_webhook=env.get("UPSTREAM_ALERT_WEBHOOK") or None,
+        alert_email=env.get("UPSTREAM_ALERT_EMAIL") or None,
+        history_start=_date("UPSTREAM_HISTORY_START", date(2000, 1, 1), env),
+        landing_root=(Path(env["UPSTREAM_LANDING_DIR"]).resolve()
+                      if env.get("UPSTREAM_LANDING_DIR") else None),
+        erasure_secret=env.get("UPSTREAM_ERASURE_SECRET") or None,
     )

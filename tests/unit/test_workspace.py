@@ -45,11 +45,13 @@ def test_query_prints_tables_csv_json_and_markdown(published, capsys):
     ("select * from customers", "Table with name customers does not exist"),
     ("selec 1", "the query failed: Parser Error"),
 ])
-def test_query_errors_are_clear(published, caplog, sql, message):
+def test_query_errors_are_clear(published, capsys, sql, message):
     assert main(["query", sql]) == 2
-    assert message in caplog.text and "Traceback" not in caplog.text
+    err = capsys.readouterr().err
+    assert err.startswith("upstream query: error: ") and message in err
+    assert "Traceback" not in err
     if "customers" in sql:
-        assert "Published tables: customer_needs" in caplog.text
+        assert "Published tables: customer_needs" in err
 
 
 def test_export_writes_csv_xlsx_and_parquet(published, tmp_path, capsys):
@@ -71,9 +73,9 @@ def test_export_writes_csv_xlsx_and_parquet(published, tmp_path, capsys):
             assert duckdb.execute(f"select count(*) from '{out}'").fetchone()[0] == rows
 
 
-def test_export_says_what_is_wrong(settings, published, caplog, capsys):
+def test_export_says_what_is_wrong(settings, published, capsys):
     assert main(["export", "briefs", "--format", "csv"]) == 2
-    assert "no feed 'briefs'; published feeds: customer_needs" in caplog.text
+    assert "no feed 'briefs'; published feeds: customer_needs" in capsys.readouterr().err
     with pytest.raises(SystemExit) as caught:
         main(["export", "design_demand", "--format", "pdf"])
     assert caught.value.code == 2
@@ -81,11 +83,11 @@ def test_export_says_what_is_wrong(settings, published, caplog, capsys):
         capsys.readouterr().err)
 
 
-def test_nothing_published_is_a_clear_error(settings, caplog):
+def test_nothing_published_is_a_clear_error(settings, capsys):
     for argv in (["query", "select 1"], ["export", "design_demand", "--format", "csv"],
                  ["report"]):
         assert main(argv) == 2
-        assert "nothing is published yet" in caplog.text
+        assert "nothing is published yet" in capsys.readouterr().err
 
 
 def test_report_prints_its_path_and_serves_on_loopback(published, capsys):
@@ -123,3 +125,70 @@ def test_the_dictionary_is_in_the_data(published):
         described = {k.removeprefix("column:") for k in meta if k.startswith("column:")}
         expected = {c for t, c, _ in columns if t == table}
         assert meta["description"] and described == expected, (table, expected - described)
+
+
+def _subcommands(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield name, child
+                yield from ((f"{name} {n}", c) for n, c in _subcommands(child))
+
+
+def test_every_command_and_option_has_help():
+    import argparse
+
+    from upstream.cli import build_parser
+
+    parser = build_parser()
+    missing = []
+    for name, sub in [("upstream", parser), *_subcommands(parser)]:
+        for action in sub._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            if not action.help:
+                missing.append(f"{name} {'/'.join(action.option_strings) or action.dest}")
+    assert missing == []
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert all(c.help for c in subparsers._choices_actions), "every command has a summary"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["generate", "--start", "1 Nov"], "argument --start: expected a date YYYY-MM-DD, got '1 Nov'"),
+    (["generate", "--sf", "-1"], "argument --sf: expected a positive float, got -1"),
+    (["ingest", "web", "--day", "2026-13-01"], "argument --day: expected a date YYYY-MM-DD"),
+    (["publish", "show", "x"], "argument version: expected a positive int, got 'x'"),
+])
+def test_a_bad_argument_names_the_option_and_the_expected_form(argv, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_bad_messiness_knob_names_the_knob(settings, tmp_path, capsys):
+    assert main(["generate", "--out", str(tmp_path), "--mess", "late_events=abc"]) == 2
+    assert "messiness knob late_events='abc': expected a rate such as 0.1" in (
+        capsys.readouterr().err)
+
+
+def test_empty_states_say_so(settings, capsys):
+    assert main(["publish", "list"]) == 0
+    assert "nothing published yet" in capsys.readouterr().out
+    assert main(["publish", "show"]) == 1
+    assert "nothing published yet" in capsys.readouterr().err
+
+
+def test_settings_come_from_the_environment_over_a_dotenv_file(tmp_path, monkeypatch):
+    from upstream.settings import get_settings
+
+    project = tmp_path / "project"
+    (project / "dbt_project").mkdir(parents=True)
+    (project / "dbt_project" / "dbt_project.yml").write_text("name: x\n")
+    (project / ".env").write_text("UPSTREAM_MIN_GROUP_SIZE=7\nUPSTREAM_KEEP_VERSIONS=9\n")
+    monkeypatch.setenv("UPSTREAM_PROJECT_DIR", str(project))
+    monkeypatch.delenv("UPSTREAM_MIN_GROUP_SIZE", raising=False)
+    monkeypatch.setenv("UPSTREAM_KEEP_VERSIONS", "3")
+    settings = get_settings()
+    assert (settings.min_group_size, settings.keep_versions) == (7, 3)
