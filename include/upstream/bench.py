@@ -19,9 +19,10 @@ import duckdb
 
 from upstream.contracts import Contract
 from upstream.generate import generate
-from upstream.ingest import ingest_source, landing_files, sql_literal
+from upstream.ingest import ingest_source, landing_files
 from upstream.settings import Settings
 from upstream.transform import run_dbt
+from upstream.warehouse import sql_literal
 
 log = logging.getLogger(__name__)
 START = date(2026, 11, 1)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from upstream.warehouse import sql_literal
+
 CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
 
 
@@ -185,7 +187,7 @@ def with_vocabularies(contract: Contract, seeds_dir: Path) -> Contract:
     values as an SQL list, e.g. ``('EUR', 'USD')``."""
     def values(match: re.Match) -> str:
         found = seed_values(seeds_dir, match[1], match[2])
-        return "(" + ", ".join("'" + v.replace("'", "''") + "'" for v in found) + ")"
+        return "(" + ", ".join(sql_literal(v) for v in found) + ")"
 
     checks = tuple(replace(k, valid_when=SEED_REF.sub(values, k.valid_when))
                    for k in contract.checks)

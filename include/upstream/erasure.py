@@ -36,7 +36,7 @@ from pathlib import Path
 
 import duckdb
 
-from upstream.privacy import erasure_secret, pseudonym_secret
+from upstream.privacy import erasure_secret, pseudonym, pseudonym_secret
 from upstream.settings import Settings
 from upstream.warehouse import connect
 
@@ -222,7 +222,7 @@ def _purge_publications(settings: Settings, person_ids: list[str], request: str,
     )
 
     secret = pseudonym_secret(settings)
-    keys = [hashlib.sha256(f"{secret}|{p}".encode()).hexdigest() for p in person_ids]
+    keys = [pseudonym(secret, p) for p in person_ids]
     if not keys:
         return
     with publication_lock(settings, what=f"erasure {request}"):

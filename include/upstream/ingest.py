@@ -35,7 +35,7 @@ from upstream.erasure import (
 )
 from upstream.privacy import erasure_secret
 from upstream.settings import Settings
-from upstream.warehouse import connection
+from upstream.warehouse import connection, sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +151,6 @@ def _first_line(path: Path, encoding: str) -> str:
     except UnicodeDecodeError as exc:
         raise LandingError(f"{path}: header line is not {encoding} ({exc.reason} at byte "
                            f"{exc.start}). {REDELIVER}") from exc
-
-
-def sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def exact_path(path: Path) -> str:

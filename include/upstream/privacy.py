@@ -3,6 +3,7 @@ the erasure ledger (upstream.erasure) holds keyed hashes only."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -45,5 +46,10 @@ def erasure_secret(settings: Settings) -> str:
 
 
 # SQL for a pseudonymous key: sha256 over the secret and the id, bound as parameters so the
-# secret never appears in SQL text or logs.
+# secret never appears in SQL text or logs; :func:`pseudonym` is the same in Python.
 PSEUDONYM_SQL = "sha256(?::varchar || '|' || {column})"
+
+
+def pseudonym(secret: str, person_id: str) -> str:
+    """The published customer_key of a person (what PSEUDONYM_SQL computes)."""
+    return hashlib.sha256(f"{secret}|{person_id}".encode()).hexdigest()

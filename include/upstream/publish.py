@@ -44,7 +44,7 @@ from upstream.ingest import sha256_of
 from upstream.privacy import PSEUDONYM_SQL, pseudonym_secret
 from upstream.report import dbt_dictionary
 from upstream.settings import Settings
-from upstream.warehouse import connection
+from upstream.warehouse import connection, sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -306,20 +306,17 @@ PUBLICATION_COMMENTS = {
 def _comment(con, dictionary: dict[str, dict]) -> None:
     """The dictionary in the data: COMMENT ON TABLE/COLUMN for every published table and
     column, from the dbt docs (models' yml), so any SQL client shows them."""
-    def quote(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
     for table, info in dictionary.items():
-        con.execute(f"comment on table main.{table} is {quote(info['description'])}")
+        con.execute(f"comment on table main.{table} is {sql_literal(info['description'])}")
         for column, text in {**info["columns"], "customer_key": KEY_DESCRIPTION}.items():
             if column in {r[0] for r in con.execute(
                     "select column_name from duckdb_columns() where table_name = ?",
                     [table]).fetchall()}:
-                con.execute(f'comment on column main.{table}."{column}" is {quote(text)}')
-    con.execute(f"comment on table main.publication is {quote(PUBLICATION_COMMENTS[''])}")
+                con.execute(f'comment on column main.{table}."{column}" is {sql_literal(text)}')
+    con.execute(f"comment on table main.publication is {sql_literal(PUBLICATION_COMMENTS[''])}")
     for column, text in PUBLICATION_COMMENTS.items():
         if column:
-            con.execute(f"comment on column main.publication.{column} is {quote(text)}")
+            con.execute(f"comment on column main.publication.{column} is {sql_literal(text)}")
 
 
 def discard_candidate(candidate: Candidate) -> None:
@@ -356,15 +353,12 @@ def _export_feeds(db: Path, feeds: Path) -> dict[str, str]:
             comments.update({f"column:{c}": text for c, text in con.execute(
                 "select column_name, comment from duckdb_columns() where table_name = ? "
                 "and comment is not null order by column_index", [table]).fetchall()})
-            metadata = ", ".join(f"{_sql_text(k)}: {_sql_text(v)}" for k, v in comments.items()
+            metadata = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in comments.items()
                                  if v)
             con.execute(f"copy (select * from {table}) to '{feeds / table}.parquet' "
                         f"(format parquet, compression zstd, kv_metadata {{{metadata}}})")
     return {f"feeds/{p.name}": sha256_of(p) for p in sorted(feeds.glob("*.parquet"))}
 
-
-def _sql_text(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _swap_symlink(link: Path, target: str) -> None:

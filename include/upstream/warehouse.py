@@ -16,6 +16,12 @@ import duckdb
 log = logging.getLogger(__name__)
 
 
+def sql_literal(value: str) -> str:
+    """A value as an SQL string literal (for the few places a value cannot be a parameter:
+    DDL, COPY options, comments)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 class WarehouseLocked(RuntimeError):
     """Another process holds the DuckDB file."""
 
