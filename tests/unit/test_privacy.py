@@ -127,8 +127,8 @@ def test_linkage_attacks_recover_nobody_from_what_is_published(warehouse):
                   "from customer_needs where profile_detail = 'full'") == 0
     broad = (f"{month}, {week}, least(orders, 10), least(units, 20), least(returned, 10), "
              f"{BAND.format(c='revenue')}, {BAND.format(c='net')}, "
-             "case when mto_share = 0 then 'none' when mto_share < 0.5 then 'some' "
-             "else 'mostly' end")
+             "case when mto_share = 0 then 'never' when mto_share < 0.25 then 'rarely' "
+             "when mto_share < 0.5 then 'often' else 'mostly' end")
     assert attack(broad, "select customer_key, first_order_month, last_order_week, "
                          "order_count, units_bought, units_returned, revenue_band, "
                          "net_revenue_band, made_to_order_band from customer_needs "
