@@ -38,7 +38,7 @@ run: airflow-init ## generate sample data, run the daily DAG through Airflow, sh
 	  --fresh-sample > $(AIRFLOW_HOME)/generate.json
 	@$(BIN)/upstream run-dag $(RUN_DATE) --conf '{"mode": "full_refresh"}' --log $(AIRFLOW_HOME)/last-run.log
 	@$(BIN)/upstream ingest-report
-	@$(BIN)/upstream publish show
+	@$(BIN)/upstream publish show --summary
 
 test: venv ## the whole test suite (unit, DAG integrity, integration, system, browser)
 	@./scripts/ensure-chromium.sh

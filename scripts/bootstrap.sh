@@ -11,7 +11,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 if [ ! -x .venv/bin/uv ]; then
   echo "venv: creating .venv with $("$PY" --version) and uv"
   "$PY" -m venv .venv
-  .venv/bin/python -m pip install --quiet "uv==0.13.8"
+  .venv/bin/python -m pip install -qq "uv==0.13.8"
 fi
 echo "venv: installing the locked packages (uv.lock)"
 .venv/bin/uv sync --frozen --quiet --python .venv/bin/python

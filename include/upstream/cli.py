@@ -84,15 +84,35 @@ def _publish_show(args: argparse.Namespace) -> int:
         print(f"nothing published yet under {settings.published_dir}: run the daily DAG "
               "(`make run`)", file=sys.stderr)
         return 1
-    print(json.dumps(manifest, indent=2))
-    print(f"\nPublished design database (read-only for designers): {settings.published_db}")
-    report = settings.published_dir / "current" / "report" / "index.html"
-    if report.exists():
-        print(f"Designers' report: {report.resolve()} (or: .venv/bin/upstream report --serve)")
+    if args.summary:
+        print(_manifest_summary(manifest))
+    else:
+        print(json.dumps(manifest, indent=2))
+        print(f"\nPublished design database (read-only for designers): {settings.published_db}")
+        report = settings.published_dir / "current" / "report" / "index.html"
+        if report.exists():
+            print(f"Designers' report: {report.resolve()} "
+                  "(or: .venv/bin/upstream report --serve)")
     print("Questions it answers, for example:")
     for question, sql in QUESTIONS:
         print(f"  # {question}\n  .venv/bin/upstream query \"{sql}\"")
     return 0
+
+
+def _manifest_summary(manifest: dict) -> str:
+    """The manifest as a reader wants it after a run: what, how much, and what to look at."""
+    covered = manifest.get("data_covered") or {}
+    gate = manifest.get("gate") or {}
+    rows = manifest.get("row_counts") or {}
+    lines = [f"version {manifest['version']}: data {covered.get('from')} – {covered.get('to')}, "
+             f"published {manifest.get('published_at', '?')[:19].replace('T', ' ')} UTC"]
+    width = max((len(name) for name in rows), default=0)
+    lines += [f"  {name:<{width}}  {count:>9,} rows" for name, count in rows.items()]
+    warnings = gate.get("warnings") or []
+    lines.append(f"gate: {gate.get('expectations', '?')} expectations passed, "
+                 f"{len(warnings)} warning(s)" + (":" if warnings else ""))
+    lines += [f"  - {warning}" for warning in warnings]
+    return "\n".join(lines)
 
 
 QUESTIONS = [
@@ -353,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = pub_sub.add_parser("show", help="print a manifest (default: current) and queries")
     show.add_argument("version", nargs="?", type=_positive(int),
                       help="version number (default: the current one)")
+    show.add_argument("--summary", action="store_true",
+                      help="versions, rows per table and gate warnings instead of the whole "
+                           "manifest (JSON)")
     show.set_defaults(func=_publish_show)
     lst = pub_sub.add_parser("list", help="published versions, * marks current")
     lst.set_defaults(func=_publish_list)

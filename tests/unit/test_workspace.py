@@ -90,6 +90,22 @@ def test_nothing_published_is_a_clear_error(settings, capsys):
         assert "nothing is published yet" in capsys.readouterr().err
 
 
+def test_publish_show_summary_reads_like_a_receipt(published, capsys):
+    settings, manifest = published
+    assert main(["publish", "show", "--summary"]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith(f"version {manifest['version']}: data "
+                            f"{manifest['data_covered']['from']} – {manifest['data_covered']['to']}")
+    for table, rows in manifest["row_counts"].items():
+        assert any(line.split() == [table, f"{rows:,}", "rows"] for line in out.splitlines())
+    assert f"gate: {manifest['gate']['expectations']} expectations passed" in out
+    assert "design_fit_by_size where reason_code = 'too_small'" in out
+    assert "{" not in first and '"checksums"' not in out
+    assert main(["publish", "show"]) == 0
+    assert json.loads(capsys.readouterr().out.split("\n\nPublished")[0]) == manifest
+
+
 def test_report_prints_its_path_and_serves_on_loopback(published, capsys):
     settings, manifest = published
     assert main(["report"]) == 0
