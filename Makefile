@@ -44,8 +44,8 @@ test: venv ## the whole test suite (unit, DAG integrity, integration, system, br
 	@./scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
-test-fast: venv ## unit and DAG tests only
-	$(BIN)/pytest -m "not integration and not system and not browser"
+test-fast: venv ## the fast tier (under a minute): unit and DAG tests without dbt builds
+	$(BIN)/pytest -m "not slow and not integration and not system and not browser"
 
 bench: venv ## benchmark at BENCH_SF (default 1): generation, ingest vs DuckDB floor, dbt
 	$(BIN)/upstream bench --sf $(or $(BENCH_SF),1) --days 7

@@ -16,6 +16,18 @@ DAYS = [START + timedelta(days=i) for i in range(6)]
 AS_OF = DAYS[-1] + timedelta(days=1)
 
 
+# Fixtures that build (or copy a build of) the dbt warehouse: a test using them is slow
+# (`world` and `model` are the module-scoped builds of test_real_data and test_customer_model).
+_BUILT = {"built_warehouse", "warehouse", "published", "world", "model"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a dbt-built warehouse ``slow``, so the fast tier stays fast."""
+    for item in items:
+        if _BUILT & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("UPSTREAM_PROJECT_DIR", str(PROJECT_DIR))

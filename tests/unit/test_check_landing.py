@@ -6,6 +6,8 @@ import hashlib
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from upstream.cli import main
 from upstream.generate import Messiness, generate
 
@@ -17,6 +19,7 @@ def _snapshot(folder: Path) -> dict[str, str]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_check_landing_reports_every_file_and_writes_nothing(settings, tmp_path, capsys):
     landing = tmp_path / "delivery"
     generate(landing, sf=0.001, days=2, mess=Messiness.clean())

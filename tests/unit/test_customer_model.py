@@ -335,6 +335,7 @@ def test_aggregates_count_people_and_suppress_cells_below_k(model):
     assert not math.isnan(cell["units_change"])
 
 
+@pytest.mark.slow
 def test_person_keys_stay_stable_when_new_identifiers_join(tmp_path):
     """A later day brings a new browser for Ben and a guest order under Ana's email: both join
     the existing people, and nobody's person id (so nobody's published key) changes."""

@@ -118,6 +118,7 @@ def test_open_reader_survives_publish_and_new_reader_sees_new_version(warehouse,
     con.close()
 
 
+@pytest.mark.slow
 def test_dbt_failure_is_reported_with_dbt_summary(settings):
     with pytest.raises(TransformFailed, match="dbt build failed"):
         run_dbt(settings, ["build"], as_of=AS_OF)  # no raw tables: sources are missing

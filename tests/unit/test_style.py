@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from ..conftest import PROJECT_DIR
 
 
+@pytest.mark.slow
 def test_python_and_dbt_sql_pass_the_linters():
     proc = subprocess.run(["make", "--no-print-directory", "lint"], cwd=PROJECT_DIR,
                           capture_output=True, text=True, timeout=600, check=False)

@@ -130,6 +130,7 @@ def test_dbt_docs_generate_documents_every_published_model(warehouse):
     assert sorted(exposure["depends_on"]["nodes"]) == [f"model.upstream.{n}" for n in published]
 
 
+@pytest.mark.slow
 def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
     import gzip
     import json
@@ -179,6 +180,7 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
                          ).fetchone()[0] == 0
 
 
+@pytest.mark.slow
 def test_a_dbt_failure_caused_by_data_names_the_node_and_the_suspect_deliveries(settings,
                                                                                 monkeypatch):
     """An older contract let an unknown currency in on day 2: dbt's test fails, and the message
