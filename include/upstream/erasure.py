@@ -4,11 +4,12 @@ An erasure comes from the CRM (a delta row with ``op = delete``, acted on when t
 or from outside it (``upstream privacy erase <crm id> --ticket T``). For each erased CRM id:
 
 1. **Ledger.** Every identifier of the person (the CRM id, the emails of their CRM records
-   that no living record holds, their orders and order lines, browsers that only ever logged in
-   as them) is recorded once, as a keyed hash (``sha256(erasure key | 'crm:C07')``), in
-   ``data/privacy/erasure_ledger.jsonl``. The ledger holds no identifier itself, so it is not
-   personal data; its key is ``UPSTREAM_ERASURE_SECRET`` (not the pseudonym key, so a
-   pseudonym rotation never re-admits anyone).
+   that no living record holds, their orders and order lines, the browsers seen with their CRM
+   id that never logged in as anybody else) is recorded once, as a keyed hash
+   (``sha256(erasure key | 'crm:C07')``), in ``data/privacy/erasure_ledger.jsonl``. The
+   ledger holds no identifier itself, so it is not personal data; its key is
+   ``UPSTREAM_ERASURE_SECRET`` (not the pseudonym key, so a pseudonym rotation never re-admits
+   anyone).
 2. **Purge.** Their rows leave the warehouse: raw tables (each file's manifest row counts them
    in ``rows_erased``, so ``rows in raw = rows_loaded - rows_erased`` stays checkable), the text
    of quarantined lines that mention them (the rows stay, so counts still add up), the SCD2
@@ -150,12 +151,26 @@ def person_identifiers(con: duckdb.DuckDBPyConnection, crm_ids: list[str]) -> di
                                            "where order_id in (select unnest(?::varchar[]))",
                                       [found["order"]])
     if _table_exists(con, "raw", "web_events"):
-        found["anon"] = _values(con, """
-            select anonymous_id from raw.web_events
-            where event_type = 'login' and customer_id is not null
-            group by anonymous_id
-            having bool_and(customer_id in (select unnest(?::varchar[])))""", [ids])
+        found["anon"] = _own_browsers(con, _values(
+            con, "select distinct anonymous_id from raw.web_events "
+                 "where customer_id in (select unnest(?::varchar[]))", [ids]), ids)
     return found
+
+
+def _own_browsers(con: duckdb.DuckDBPyConnection, candidates: list[str],
+                  erased: list[str]) -> list[str]:
+    """The browsers among ``candidates`` (anonymous ids seen with an erased person's CRM id)
+    that never logged in as anybody else: the person's own, erased with them. A shared browser
+    (a family computer) keeps its events; only the erased person's own rows leave it."""
+    if not candidates or not _table_exists(con, "raw", "web_events"):
+        return sorted(set(candidates))
+    return _values(con, """
+        select unnest(?::varchar[]) as anonymous_id
+        except
+        select anonymous_id from raw.web_events
+        where event_type = 'login' and customer_id is not null
+          and customer_id not in (select unnest(?::varchar[]))
+        order by 1""", [sorted(set(candidates)), erased])
 
 
 def _purge_raw(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
@@ -342,14 +357,16 @@ def erase(settings: Settings, crm_ids: list[str], *, via: str, ticket: str | Non
 
 
 # identifier kinds that an erased row passes on: the lines, returns, invoices and delivery
-# notes of an erased order are erased too, even when they arrive in another file or later
-DERIVED_KINDS = ("order", "order_line")
+# notes of an erased order are erased too, even when they arrive in another file or later; so
+# are the events of the person's own browser without a login (whichever source loads first)
+DERIVED_KINDS = ("order", "order_line", "anon")
 
 
 def forget_derived(settings: Settings, con: duckdb.DuckDBPyConnection,
                    identifiers: set[str]) -> ErasureReport | None:
-    """After an ingest that dropped an erased person's rows: record the orders and order lines
-    those rows named, and purge what of them other files already loaded."""
+    """After an ingest that dropped an erased person's rows: record the orders, order lines and
+    own browsers (:func:`_own_browsers`) those rows named, and purge what of them other files
+    already loaded, so the result is the same whether the CRM delete or the data came first."""
     found: dict[str, list[str]] = {"crm": [], "email": [], "order": [], "order_line": [],
                                    "anon": []}
     for identifier in identifiers:
@@ -362,7 +379,11 @@ def forget_derived(settings: Settings, con: duckdb.DuckDBPyConnection,
         found["order_line"] += _values(
             con, "select distinct order_line_id from raw.erp_order_lines "
                  "where order_id in (select unnest(?::varchar[]))", [found["order"]])
+    # the erased rows were never loaded, so any login left in raw is somebody else's
+    found["anon"] = _own_browsers(con, found["anon"], [])
     found = {kind: sorted(set(values)) for kind, values in found.items()}
+    if not any(found.values()):
+        return None
     report = ErasureReport(str(uuid.uuid4()), "ingest", 0, 0)
     _forget(settings, con, found, report, ticket=None)
     return report

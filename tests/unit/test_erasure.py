@@ -159,3 +159,54 @@ def test_a_crm_delete_is_an_erasure(settings):
     # ingesting again changes nothing: each erasure is recorded once
     ingest_source(settings, "crm", days)
     assert settings.erasure_ledger.read_text().splitlines() == lines
+
+
+def _hand_built_landing(landing):
+    """Two days of another shape than the generator's: day 1 C1 and C2 join and browse; on day 2
+    the CRM deletes C1. Browser A is C1's own (a login as C1, then anonymous browsing), B is a
+    shared computer (logins as C1 and as C2), D is C2's."""
+    def write(day, events, crm_rows):
+        crm = landing / "crm" / day
+        crm.mkdir(parents=True)
+        (crm / f"crm_customers_{day.replace('-', '')}.csv").write_text(
+            "crm_id,email,consent_marketing,consent_profiling,updated_at,op\n" + crm_rows)
+        web = landing / "web" / day
+        web.mkdir(parents=True)
+        with gzip.open(web / f"events_{day.replace('-', '')}.ndjson.gz", "wt") as fh:
+            for i, (anon, customer, kind) in enumerate(events):
+                fh.write(json.dumps({"event_id": f"{day}-{i}", "event_type": kind,
+                                     "occurred_at": f"{day}T10:{i:02d}:00+01:00",
+                                     "anonymous_id": anon, "customer_id": customer}) + "\n")
+
+    write("2026-11-01", [("A", "C1", "login"), ("A", None, "page_view"), ("A", "C1", "search"),
+                         ("B", "C1", "login"), ("B", None, "page_view"), ("B", "C2", "login"),
+                         ("D", "C2", "login"), ("D", None, "page_view")],
+          "C1,eins@example.de,true,true,2026-11-01 09:00:00+01,upsert\n"
+          "C2,zwei@example.de,true,true,2026-11-01 09:00:00+01,upsert\n")
+    write("2026-11-02", [("A", None, "page_view"), ("B", None, "search"), ("D", None, "search")],
+          "C1,,false,false,2026-11-02 08:00:00+01,delete\n")
+
+
+@pytest.mark.parametrize("order", [("crm", "web"), ("web", "crm")])
+def test_a_crm_delete_forgets_the_same_rows_whichever_source_loads_first(settings, order):
+    _hand_built_landing(settings.landing_dir)
+    days = [date(2026, 11, 1), date(2026, 11, 2)]
+    for source in order:
+        ingest_source(settings, source, days)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        kept = con.execute("select anonymous_id, coalesce(customer_id, '-'), event_type "
+                           "from raw.web_events order by event_id").fetchall()
+        manifest = con.execute(
+            "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined), sum(rows_erased) "
+            "from raw._load_manifest where table_name = 'web_events'").fetchone()
+        in_raw = con.execute("select count(*) from raw.web_events").fetchone()[0]
+    finally:
+        con.close()
+    # C1's own browser A is gone on both days; the shared browser B keeps what is not C1's
+    assert kept == [("B", "-", "page_view"), ("B", "C2", "login"), ("D", "C2", "login"),
+                    ("D", "-", "page_view"), ("B", "-", "search"), ("D", "-", "search")]
+    read, loaded, quarantined, erased = manifest
+    assert read == loaded + quarantined == 11 and in_raw == loaded - erased
+    ledger = [json.loads(line) for line in settings.erasure_ledger.read_text().splitlines()]
+    assert sum(len(entry["hashes"]) for entry in ledger) == 3  # crm:C1, its email, browser A
