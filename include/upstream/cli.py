@@ -374,8 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("version", nargs="?", type=_positive(int),
                       help="version number (default: the current one)")
     show.add_argument("--summary", action="store_true",
-                      help="versions, rows per table and gate warnings instead of the whole "
-                           "manifest (JSON)")
+                      help="the version, the data it covers, rows per table and the gate's "
+                           "warnings instead of the whole manifest (JSON)")
     show.set_defaults(func=_publish_show)
     lst = pub_sub.add_parser("list", help="published versions, * marks current")
     lst.set_defaults(func=_publish_list)
