@@ -8,53 +8,33 @@
 {% set as_of = var('as_of_date') %}
 {% set window_start = "date '" ~ as_of ~ "' - interval " ~ window_days ~ " day" %}
 {% set previous_start = "date '" ~ as_of ~ "' - interval " ~ (2 * window_days) ~ " day" %}
-with order_lines as (
-    select * from {{ ref('int_order_lines__enriched') }}
-    where ordered_at >= {{ previous_start }} and ordered_at < date '{{ as_of }}'
-),
-
-events as (
-    select * from {{ ref('int_web__events_attributed') }}
-    where
-        occurred_at >= {{ window_start }} and occurred_at < date '{{ as_of }}'
-        and event_type in ('product_view', 'add_to_cart', 'wishlist') and size is not null
-),
-
-products as (
-    select * from {{ ref('stg_catalogue__products') }}
+with demand_signals as (
+    select * from {{ ref('int_demand__signals') }}
+    where signal_at < date '{{ as_of }}'
 ),
 
 signals as (
+    -- orders over both windows (units_previous); web signals of a size in the current window
     select
-        order_lines.category,
-        order_lines.size,
-        coalesce(order_lines.colour, 'unknown') as colour,
-        coalesce(order_lines.material, 'unknown') as material,
-        coalesce(order_lines.fit, 'unknown') as fit,
-        order_lines.person_id,
-        order_lines.ordered_at >= {{ window_start }} as is_current,
-        'order' as signal,
-        order_lines.order_id,
-        order_lines.quantity,
-        order_lines.line_amount_eur
-    from order_lines
-
-    union all
-
-    select
-        products.category,
-        events.size,
-        coalesce(products.colour, 'unknown') as colour,
-        coalesce(products.material, 'unknown') as material,
-        coalesce(products.fit, 'unknown') as fit,
-        events.person_id,
-        true as is_current,
-        events.event_type as signal,
-        null as order_id,
-        null as quantity,
-        null as line_amount_eur
-    from events
-    inner join products on events.sku = products.sku
+        demand_signals.category,
+        demand_signals.size,
+        coalesce(demand_signals.colour, 'unknown') as colour,
+        coalesce(demand_signals.material, 'unknown') as material,
+        coalesce(demand_signals.fit, 'unknown') as fit,
+        demand_signals.person_id,
+        demand_signals.signal_at >= {{ window_start }} as is_current,
+        demand_signals.signal,
+        demand_signals.order_id,
+        demand_signals.quantity,
+        demand_signals.line_amount_eur
+    from demand_signals
+    where
+        (demand_signals.signal = 'order' and demand_signals.signal_at >= {{ previous_start }})
+        or (
+            demand_signals.signal <> 'order'
+            and demand_signals.signal_at >= {{ window_start }}
+            and demand_signals.size is not null
+        )
 ),
 
 cells as (

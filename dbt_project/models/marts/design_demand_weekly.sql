@@ -7,51 +7,24 @@
 {% set k = var('min_group_size') | int %}
 {% set as_of = var('as_of_date') %}
 {% set attributes = ['size', 'colour', 'material', 'fit'] %}
-with order_lines as (
-    select * from {{ ref('int_order_lines__enriched') }}
-    where ordered_at < date '{{ as_of }}'
-),
-
-events as (
-    select * from {{ ref('int_web__events_attributed') }}
-    where
-        occurred_at < date '{{ as_of }}'
-        and event_type in ('product_view', 'add_to_cart', 'wishlist')
-),
-
-products as (
-    select * from {{ ref('stg_catalogue__products') }}
+with demand_signals as (
+    select * from {{ ref('int_demand__signals') }}
+    where signal_at < date '{{ as_of }}'
 ),
 
 signals as (
     select
-        date_trunc('week', order_lines.ordered_at)::date as week_start,
-        order_lines.ordered_at::date as signal_day,
-        order_lines.category,
-        order_lines.size,
-        order_lines.colour,
-        order_lines.material,
-        order_lines.fit,
-        order_lines.person_id,
-        'order' as signal,
-        order_lines.quantity
-    from order_lines
-
-    union all
-
-    select
-        date_trunc('week', events.occurred_at)::date as week_start,
-        events.occurred_at::date as signal_day,
-        products.category,
-        events.size,
-        products.colour,
-        products.material,
-        products.fit,
-        events.person_id,
-        events.event_type as signal,
-        null as quantity
-    from events
-    inner join products on events.sku = products.sku
+        date_trunc('week', demand_signals.signal_at)::date as week_start,
+        demand_signals.signal_at::date as signal_day,
+        demand_signals.category,
+        demand_signals.size,
+        demand_signals.colour,
+        demand_signals.material,
+        demand_signals.fit,
+        demand_signals.person_id,
+        demand_signals.signal,
+        demand_signals.quantity
+    from demand_signals
 ),
 
 days as (
