@@ -29,7 +29,7 @@ help: ## list the targets
 venv: ## create/refresh .venv from uv.lock (bootstraps uv)
 	@./scripts/bootstrap.sh
 
-airflow-init: venv ## local Airflow home in .airflow/ (SQLite) and the duckdb_writer pool
+airflow-init: venv ## local Airflow home in .airflow/ (SQLite) and the warehouse writer pool
 	@./scripts/airflow-init.sh
 
 run: airflow-init ## generate sample data, run the daily DAG through Airflow, show the publication
@@ -61,9 +61,7 @@ services-status: ## which components run, and the API's health
 
 lint: venv ## ruff on Python, sqlfluff (dbt templater, duckdb dialect) on the dbt SQL
 	$(BIN)/ruff check include dags tests scripts
-	cd dbt_project && UPSTREAM_WAREHOUSE=$(CURDIR)/.tmp/lint/lint.duckdb \
-	  DBT_TARGET_PATH=$(CURDIR)/.tmp/lint/target DBT_LOG_PATH=$(CURDIR)/.tmp/lint/logs \
-	  $(CURDIR)/$(BIN)/sqlfluff lint models snapshots --processes 2 --disable-progress-bar
+	./scripts/sqlfluff-lint.sh
 
 clean: ## remove generated data, publications and the local Airflow home
 	rm -rf data published .airflow

@@ -11,4 +11,4 @@ echo "airflow: migrating the metadata database in $AIRFLOW_HOME (about 15 s)"
   tail -20 "$AIRFLOW_HOME/db-migrate.log" >&2
   exit 1
 }
-AIRFLOW="$AIRFLOW" "$(dirname "$0")/../deploy/pools.sh" >/dev/null
+AIRFLOW="$AIRFLOW" UPSTREAM="$(dirname "$AIRFLOW")/upstream" "$(dirname "$0")/../deploy/pools.sh" >/dev/null

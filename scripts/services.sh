@@ -111,7 +111,7 @@ up() {
     echo "services: airflow db migrate failed; is PostgreSQL reachable on 127.0.0.1:$PG_PORT?" >&2
     exit 1
   }
-  AIRFLOW="$BIN/airflow" "$ROOT/deploy/pools.sh" >/dev/null
+  AIRFLOW="$BIN/airflow" UPSTREAM="$BIN/upstream" "$ROOT/deploy/pools.sh" >/dev/null
   for c in "${COMPONENTS[@]}"; do
     if [ -f "$DIR/pids/$c.pid" ] && kill -0 "$(cat "$DIR/pids/$c.pid")" 2>/dev/null; then continue; fi
     local args=()

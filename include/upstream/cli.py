@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from dataclasses import fields
 from datetime import date
@@ -231,6 +232,48 @@ def _run_dag(args: argparse.Namespace) -> int:
                    Path(args.log))
 
 
+def _contracts(args: argparse.Namespace) -> int:
+    """Write (or check) the dbt source ymls generated from the landing contracts."""
+    from upstream.contracts import dbt_source_path, dbt_source_yml
+
+    settings = get_settings()
+    stale = []
+    for source in sources():
+        path = dbt_source_path(settings.dbt_project_dir, source)
+        text = dbt_source_yml(source, freshness_days=settings.max_data_age_days)
+        if args.write_dbt_sources:
+            path.write_text(text)
+            print(f"wrote {path}")
+        elif not path.exists() or path.read_text() != text:
+            stale.append(str(path))
+    if stale:
+        print("out of date (run `upstream contracts --write-dbt-sources`): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+def _settings(args: argparse.Namespace) -> int:
+    """The effective settings; ``--dbt-env`` prints what a dbt process needs, as shell exports."""
+    from upstream.settings import SETTINGS, WRITER_POOL, environment
+
+    settings = get_settings()
+    if args.dbt_env:
+        for name, value in settings.dbt_env.items():
+            print(f"export {name}={shlex.quote(value)}")
+        return 0
+    if args.pool:
+        print(WRITER_POOL)
+        return 0
+    env = environment(settings.project_dir)
+    for item in SETTINGS:
+        value = env.get(item.env)
+        shown = "(set)" if item.secret and value else value or item.default or "(default)"
+        print(f"{item.env:32} {shown}")
+    print(f"{'warehouse':32} {settings.warehouse_path}\n{'published database':32} "
+          f"{settings.published_db}\n{'landing':32} {settings.landing_dir}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from upstream import bench
 
@@ -327,6 +370,18 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--days", type=_positive(int), default=7, help="days (default 7)")
     ben.add_argument("--no-dbt", action="store_true", help="skip the dbt build timings")
     ben.set_defaults(func=_bench)
+
+    con = sub.add_parser("contracts", help="check (or write) the dbt sources generated from "
+                                           "the landing contracts")
+    con.add_argument("--write-dbt-sources", action="store_true",
+                     help="write dbt_project/models/staging/<source>/_<source>__sources.yml")
+    con.set_defaults(func=_contracts)
+
+    st = sub.add_parser("settings", help="the effective settings (environment, .env, defaults)")
+    st.add_argument("--dbt-env", action="store_true",
+                    help="print the environment a dbt process needs, as shell exports")
+    st.add_argument("--pool", action="store_true", help="print the warehouse writer pool's name")
+    st.set_defaults(func=_settings)
 
     rep = sub.add_parser("ingest-report", help="ingestion totals per source from the load "
                                                "manifest")

@@ -1,6 +1,22 @@
-"""DAG builders shared by the thin files in dags/ (one DAG per file, dag_id == file name)."""
+"""Every Upstream DAG is built here; the files in ``dags/`` are one call each (dag_id == file
+name, ``doc_md`` from the file's docstring).
+
+* :func:`make_daily_dag` (``upstream_daily``): the whole chain for one run's data interval;
+* :func:`make_ingest_dag` (``upstream_ingest_<source>``): one source, emits its raw Asset;
+* :func:`make_publish_dag` (``upstream_publish``): transform → candidate → gate → publish when
+  every source has delivered (Assets), and daily at 04:00 UTC as a full refresh.
+
+``transform`` and ``build_candidate`` are written once (:func:`transform_and_publish`) and take
+the run's scope from a resolver in :mod:`upstream.pipeline` (``daily_scope`` or
+``publish_scope``): the first day, the as-of date and the params of the run. Task bodies import
+``upstream.pipeline`` inside the task, so parsing a DAG file stays fast.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 
 from airflow.sdk import (
     AssetAll,
@@ -13,13 +29,67 @@ from airflow.sdk import (
 )
 
 from upstream.assets import DESIGN_FEEDS, MARTS, RAW
-from upstream.dag_support import DEFAULT_ARGS, RUN_PARAMS, WRITER_POOL, fail_fast
+from upstream.settings import WRITER_POOL
 
+APPROVED_TAGS = frozenset({"upstream", "ingest", "transform", "gate", "publish", "daily"})
 DAILY = CronDataIntervalTimetable("0 0 * * *", timezone="UTC")
 # No Airflow start_date: Airflow would silently run no task for a day before it ("success",
 # nothing loaded). The first day Upstream loads is the setting UPSTREAM_HISTORY_START, checked by
 # every run (pipeline.check_params), which refuses earlier days with a message. With
 # catchup=False the scheduler starts from the latest interval, as it did with a start date.
+
+
+def _on_failure(context):
+    from upstream.alerts import on_failure
+
+    on_failure(context)
+
+
+DEFAULT_ARGS = {
+    "owner": "upstream-data",
+    "on_failure_callback": _on_failure,
+    "retries": 2,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+    "execution_timeout": timedelta(hours=1),
+}
+
+
+@contextmanager
+def fail_fast() -> Iterator[None]:
+    """Turn errors a retry cannot fix into AirflowFailException (no retries, clear message)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from upstream.pipeline import PERMANENT
+
+    try:
+        yield
+    except PERMANENT as exc:
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _run_params() -> dict:
+    from airflow.sdk import Param
+
+    return {
+        "mode": Param("daily", enum=["daily", "full_refresh", "range"],
+                      description="daily: the run's day; full_refresh: every landing day up to "
+                                  "it, dbt --full-refresh; range: range_start..range_end"),
+        "range_start": Param(None, type=["null", "string"], format="date",
+                             description="first day for mode=range (YYYY-MM-DD)"),
+        "range_end": Param(None, type=["null", "string"], format="date",
+                           description="last day for mode=range (YYYY-MM-DD)"),
+    }
+
+
+RUN_PARAMS = _run_params()
+
+
+def _header(dag_id: str, doc: str, tags: list[str], **schedule) -> dict:
+    """The house DAG header (checked by tests/dags): docs, one run at a time, retries, alerts."""
+    return dict(dag_id=dag_id, doc_md=doc, catchup=False, max_active_runs=1,
+                default_args=DEFAULT_ARGS, tags=["upstream", *tags], **schedule)
 
 
 def ingest_task(source: str):
@@ -40,50 +110,30 @@ def ingest_task(source: str):
     return ingest()
 
 
-def make_ingest_dag(source: str, doc: str):
-    @dag(dag_id=f"upstream_ingest_{source}", doc_md=doc, schedule=DAILY,
-         catchup=False, max_active_runs=1, default_args=DEFAULT_ARGS,
-         tags=["upstream", "ingest"], params=RUN_PARAMS)
-    def ingest_dag():
-        ingest_task(source)
+def transform_and_publish(scope: str, *upstream_tasks) -> None:
+    """transform → build_candidate → gate → publish, after ``upstream_tasks``; ``scope`` names
+    the resolver in :mod:`upstream.pipeline` that gives the run's (first day, as-of, params)."""
 
-    return ingest_dag()
+    @task(pool=WRITER_POOL, outlets=[MARTS])
+    def transform() -> dict:
+        from airflow.sdk import get_current_context
 
+        from upstream import pipeline
 
-def make_publish_dag(doc: str):
-    """transform → build_candidate → gate → publish, when every source has delivered (Assets),
-    and daily at 04:00 UTC as a full refresh."""
+        with fail_fast():
+            first_day, as_of, params = getattr(pipeline, scope)(get_current_context())
+            result = pipeline.transform(as_of, params)
+        return {**result, "interval_start": first_day.isoformat()}
 
-    @dag(dag_id="upstream_publish", doc_md=doc, catchup=False,
-         schedule=AssetOrTimeSchedule(
-             timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
-             assets=AssetAll(*RAW.values())),
-         max_active_runs=1, default_args=DEFAULT_ARGS, tags=["upstream", "publish"])
-    def publish_dag():
-        @task(pool=WRITER_POOL, outlets=[MARTS])
-        def transform(logical_date=None, triggering_asset_events=None) -> dict:
-            from upstream import pipeline
+    @task(pool=WRITER_POOL)
+    def build_candidate(transformed: dict, run_id=None) -> dict:
+        from datetime import date
 
-            with fail_fast():
-                as_of, full = pipeline.as_of_for_publish(logical_date, triggering_asset_events)
-                result = pipeline.transform(as_of, {"mode": "full_refresh" if full else "daily"})
-            return {**result, "interval_start": pipeline.previous_day(as_of)}
+        from upstream import pipeline
 
-        @task(pool=WRITER_POOL)
-        def build_candidate(transformed: dict, run_id=None) -> dict:
-            from datetime import date
+        return pipeline.candidate(run_id, date.fromisoformat(transformed["interval_start"]),
+                                  date.fromisoformat(transformed["as_of"]))
 
-            from upstream import pipeline
-
-            return pipeline.candidate(run_id, date.fromisoformat(transformed["interval_start"]),
-                                      date.fromisoformat(transformed["as_of"]))
-
-        gate_and_publish(build_candidate(transform()))
-
-    return publish_dag()
-
-
-def gate_and_publish(candidate):
     @task(pool=WRITER_POOL)  # records its results in the warehouse
     def gate(candidate: dict) -> dict:
         from upstream import pipeline
@@ -99,7 +149,48 @@ def gate_and_publish(candidate):
         with fail_fast():
             return pipeline.publish(candidate)
 
-    return publish(gate(candidate))
+    transformed = transform()
+    if upstream_tasks:
+        chain(*upstream_tasks, transformed)
+    publish(gate(build_candidate(transformed)))
 
 
-__all__ = ["chain", "gate_and_publish", "ingest_task", "make_ingest_dag", "make_publish_dag"]
+def make_daily_dag(doc: str):
+    """The whole chain for one run's data interval: check params, ingest every source, then
+    transform and publish. For manual runs, reruns, backfills and the REST API; in production
+    keep it paused and let the ingest DAGs → upstream_publish run."""
+
+    @dag(**_header("upstream_daily", doc, ["daily"], schedule=DAILY, params=RUN_PARAMS))
+    def daily_dag():
+        @task  # AirflowFailException on bad params: no retries are spent
+        def check_params(data_interval_start=None, data_interval_end=None, dag_run=None,
+                         params=None) -> dict:
+            from upstream import pipeline
+
+            with fail_fast():
+                day, _ = pipeline.run_interval(data_interval_start, data_interval_end, dag_run)
+                return pipeline.check_params(dict(params), day)
+
+        transform_and_publish("daily_scope", check_params(),
+                              [ingest_task(source) for source in RAW])
+
+    return daily_dag()
+
+
+def make_ingest_dag(source: str, doc: str):
+    @dag(**_header(f"upstream_ingest_{source}", doc, ["ingest"], schedule=DAILY,
+                   params=RUN_PARAMS))
+    def ingest_dag():
+        ingest_task(source)
+
+    return ingest_dag()
+
+
+def make_publish_dag(doc: str):
+    @dag(**_header("upstream_publish", doc, ["publish"], schedule=AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
+            assets=AssetAll(*RAW.values()))))
+    def publish_dag():
+        transform_and_publish("publish_scope")
+
+    return publish_dag()

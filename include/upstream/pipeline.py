@@ -194,8 +194,20 @@ def run_interval(data_interval_start, data_interval_end, dag_run) -> tuple[date,
     return end - timedelta(days=1), end
 
 
-def previous_day(day: date) -> str:
-    return (day - timedelta(days=1)).isoformat()
+def daily_scope(context) -> tuple[date, date, dict]:
+    """(first day, as-of date, params) of an ``upstream_daily`` run: its data interval (see
+    :func:`run_interval`) and the params it was triggered with."""
+    start, end = run_interval(context.get("data_interval_start"),
+                              context.get("data_interval_end"), context.get("dag_run"))
+    return start, end, dict(context.get("params") or {})
+
+
+def publish_scope(context) -> tuple[date, date, dict]:
+    """(first day, as-of date, params) of an ``upstream_publish`` run (:func:`as_of_for_publish`):
+    the day before the as-of date, and a full refresh when no asset event triggered it."""
+    as_of, full = as_of_for_publish(context.get("logical_date"),
+                                    context.get("triggering_asset_events"))
+    return as_of - timedelta(days=1), as_of, {"mode": "full_refresh" if full else "daily"}
 
 
 def as_of_for_publish(logical_date, triggering_asset_events) -> tuple[date, bool]:

@@ -1,10 +1,14 @@
-"""The one place that reads the environment.
+"""The one place that reads the environment, and the one home of every default.
 
 Everything else receives a :class:`Settings`. Defaults work out of the box inside the
 project folder: data under ``data/``, the designers' database under ``published/``. Each
 ``UPSTREAM_*`` setting comes from the environment, else from a ``.env`` file in the project
 folder (git-ignored; ``.env.example`` lists every setting), else its default: the environment
 wins over the file.
+
+:data:`SETTINGS` is the table of settings: variable, default, meaning. ``docs/configuration.md``
+and ``.env.example`` are checked against it by a test, and dbt receives its values through
+:attr:`Settings.dbt_env` (``dbt_project.yml`` has no defaults of its own).
 """
 
 from __future__ import annotations
@@ -14,6 +18,55 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+
+# The Airflow pool that serialises warehouse writers (DuckDB: one writer process per file).
+# deploy/pools.sh creates it from this constant; every writing task names it through here.
+WRITER_POOL = "duckdb_writer"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``UPSTREAM_*`` variable: its default as text ("" = unset) and what it means."""
+
+    env: str
+    default: str
+    meaning: str
+    secret: bool = False  # a local random key when unset; must come from the environment in production
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("UPSTREAM_PROJECT_DIR", "", "code: dbt project, expectations (default: the folder "
+            "holding `dbt_project/`)"),
+    Setting("UPSTREAM_DATA_DIR", "", "landing files, warehouse, dbt target (default: "
+            "`<project>/data`)"),
+    Setting("UPSTREAM_PUBLISHED_DIR", "", "the designers' database and manifest (default: "
+            "`<project>/published`)"),
+    Setting("UPSTREAM_LANDING_DIR", "", "where sources deliver `<source>/<YYYY-MM-DD>/` folders "
+            "(default: `<data>/landing`)"),
+    Setting("UPSTREAM_PSEUDONYM_SECRET", "", "key for pseudonymous customer keys (default: a "
+            "local random key)", secret=True),
+    Setting("UPSTREAM_ERASURE_SECRET", "", "key of the erasure ledger's hashes (default: a local "
+            "random key)", secret=True),
+    Setting("UPSTREAM_MAX_REJECT_RATE", "0.05", "share of quarantined rows above which a file is "
+            "refused"),
+    Setting("UPSTREAM_REJECT_FLOOR", "10", "quarantined rows a file may always have (tiny "
+            "deltas)"),
+    Setting("UPSTREAM_MIN_GROUP_SIZE", "5", "k for small-group suppression in aggregates"),
+    Setting("UPSTREAM_DEMAND_WINDOW_DAYS", "28", "window of `design_demand`"),
+    Setting("UPSTREAM_KEEP_VERSIONS", "5", "published versions kept"),
+    Setting("UPSTREAM_INGEST_WORKERS", "2", "files loaded in parallel (each in its own "
+            "transaction)"),
+    Setting("UPSTREAM_MAX_SHRINK", "0.5", "largest share a feed may shrink against the last "
+            "good publication"),
+    Setting("UPSTREAM_MAX_DATA_AGE_DAYS", "2", "freshness: newest source data vs the interval "
+            "end"),
+    Setting("UPSTREAM_ALERT_WEBHOOK", "", "URL that receives failure alerts as JSON"),
+    Setting("UPSTREAM_ALERT_EMAIL", "", "comma-separated addresses for failure mails (Airflow "
+            "SMTP)"),
+    Setting("UPSTREAM_HISTORY_START", "2000-01-01", "first day Upstream loads; runs and ranges "
+            "before it are refused with a message"),
+)
+DEFAULTS: dict[str, str] = {s.env: s.default for s in SETTINGS}
 
 
 def _project_dir() -> Path:
@@ -28,7 +81,7 @@ def _project_dir() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def _environment(project: Path) -> dict[str, str]:
+def environment(project: Path) -> dict[str, str]:
     """The environment over the project's ``.env`` file (the environment wins)."""
     from dotenv import dotenv_values
 
@@ -38,28 +91,29 @@ def _environment(project: Path) -> dict[str, str]:
     return {**from_file, **os.environ}
 
 
-def _float(name: str, default: float, env: Mapping[str, str] = os.environ) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _text(name: str, env: Mapping[str, str]) -> str | None:
+    """The variable's value, else its default from :data:`SETTINGS`; None when both are empty."""
+    return env.get(name) or DEFAULTS[name] or None
+
+
+def _float(name: str, env: Mapping[str, str]) -> float:
+    raw = _text(name, env)
     try:
         return float(raw)
     except ValueError as exc:
         raise ValueError(f"setting {name}={raw!r} is not a number") from exc
 
 
-def _date(name: str, default: date, env: Mapping[str, str] = os.environ) -> date:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+def _date(name: str, env: Mapping[str, str]) -> date:
+    raw = _text(name, env)
     try:
         return date.fromisoformat(raw)
     except ValueError as exc:
         raise ValueError(f"setting {name}={raw!r} is not a date (YYYY-MM-DD)") from exc
 
 
-def _int(name: str, default: int, env: Mapping[str, str] = os.environ) -> int:
-    value = _float(name, default, env)
+def _int(name: str, env: Mapping[str, str]) -> int:
+    value = _float(name, env)
     if value != int(value):
         raise ValueError(f"setting {name}={value!r} is not an integer")
     return int(value)
@@ -75,14 +129,14 @@ class Settings:
     min_group_size: int
     pseudonym_secret: str | None
     demand_window_days: int
-    keep_versions: int = 5
-    ingest_workers: int = 2
-    max_shrink: float = 0.5
-    max_data_age_days: int = 2
+    keep_versions: int = int(DEFAULTS["UPSTREAM_KEEP_VERSIONS"])
+    ingest_workers: int = int(DEFAULTS["UPSTREAM_INGEST_WORKERS"])
+    max_shrink: float = float(DEFAULTS["UPSTREAM_MAX_SHRINK"])
+    max_data_age_days: int = int(DEFAULTS["UPSTREAM_MAX_DATA_AGE_DAYS"])
     alert_webhook: str | None = None
     alert_email: str | None = None
     # the first day Upstream loads: runs and backfills for earlier days are refused
-    history_start: date = date(2000, 1, 1)
+    history_start: date = date.fromisoformat(DEFAULTS["UPSTREAM_HISTORY_START"])
     # where sources deliver: UPSTREAM_LANDING_DIR, else <data_dir>/landing
     landing_root: Path | None = None
     # key of the erasure ledger's hashes: UPSTREAM_ERASURE_SECRET, else a local random key
@@ -148,10 +202,10 @@ class Settings:
 
 def get_settings() -> Settings:
     project = _project_dir()
-    env = _environment(project)
+    env = environment(project)
     data_dir = Path(env.get("UPSTREAM_DATA_DIR") or project / "data").resolve()
     published = Path(env.get("UPSTREAM_PUBLISHED_DIR") or project / "published").resolve()
-    reject_rate = _float("UPSTREAM_MAX_REJECT_RATE", 0.05, env)
+    reject_rate = _float("UPSTREAM_MAX_REJECT_RATE", env)
     if not 0.0 <= reject_rate <= 1.0:
         raise ValueError(f"setting UPSTREAM_MAX_REJECT_RATE={reject_rate} must be within 0..1")
     return Settings(
@@ -159,18 +213,28 @@ def get_settings() -> Settings:
         data_dir=data_dir,
         published_dir=published,
         max_reject_rate=reject_rate,
-        reject_floor=_int("UPSTREAM_REJECT_FLOOR", 10, env),
-        min_group_size=_int("UPSTREAM_MIN_GROUP_SIZE", 5, env),
-        pseudonym_secret=env.get("UPSTREAM_PSEUDONYM_SECRET") or None,
-        demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", 28, env),
-        keep_versions=max(1, _int("UPSTREAM_KEEP_VERSIONS", 5, env)),
-        ingest_workers=max(1, _int("UPSTREAM_INGEST_WORKERS", 2, env)),
-        max_shrink=_float("UPSTREAM_MAX_SHRINK", 0.5, env),
-        max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", 2, env),
-        alert_webhook=env.get("UPSTREAM_ALERT_WEBHOOK") or None,
-        alert_email=env.get("UPSTREAM_ALERT_EMAIL") or None,
-        history_start=_date("UPSTREAM_HISTORY_START", date(2000, 1, 1), env),
+        reject_floor=_int("UPSTREAM_REJECT_FLOOR", env),
+        min_group_size=_int("UPSTREAM_MIN_GROUP_SIZE", env),
+        pseudonym_secret=_text("UPSTREAM_PSEUDONYM_SECRET", env),
+        demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", env),
+        keep_versions=max(1, _int("UPSTREAM_KEEP_VERSIONS", env)),
+        ingest_workers=max(1, _int("UPSTREAM_INGEST_WORKERS", env)),
+        max_shrink=_float("UPSTREAM_MAX_SHRINK", env),
+        max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", env),
+        alert_webhook=_text("UPSTREAM_ALERT_WEBHOOK", env),
+        alert_email=_text("UPSTREAM_ALERT_EMAIL", env),
+        history_start=_date("UPSTREAM_HISTORY_START", env),
         landing_root=(Path(env["UPSTREAM_LANDING_DIR"]).resolve()
                       if env.get("UPSTREAM_LANDING_DIR") else None),
-        erasure_secret=env.get("UPSTREAM_ERASURE_SECRET") or None,
+        erasure_secret=_text("UPSTREAM_ERASURE_SECRET", env),
     )
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table of ``docs/configuration.md`` (a test keeps them equal)."""
+    rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = f"`{s.default}`" if s.default else "see meaning" if "(default:" in s.meaning \
+            else "unset"
+        rows.append(f"| `{s.env}` | {default} | {s.meaning} |")
+    return "\n".join(rows) + "\n"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from upstream.settings import Settings
+from upstream.settings import WRITER_POOL, Settings
 from upstream.warehouse import connection
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
         hint = ""
         if "Could not set lock on file" in output:
             hint = (f"\nAnother process holds {settings.warehouse_path}: warehouse writers must run "
-                    "in the 'duckdb_writer' pool; find the holder with `fuser` and stop it.")
+                    f"in the '{WRITER_POOL}' pool; find the holder with `fuser` and stop it.")
         elif models:
             hint = _suspect_deliveries(settings)
         raise TransformFailed(

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import duckdb
 
+from upstream.settings import WRITER_POOL
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,7 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         if "lock" in str(exc).lower():
             raise WarehouseLocked(
                 f"{path} is locked by another process ({exc}). Warehouse writers must run in the "
-                "'duckdb_writer' pool (1 slot); find the holder with `fuser {path}` and stop it."
+                f"'{WRITER_POOL}' pool (1 slot); find the holder with `fuser {path}` and stop it."
             ) from exc
         raise
     # day boundaries (intervals, as-of dates, `{day}` checks) are UTC whatever the host says

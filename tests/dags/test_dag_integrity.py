@@ -1,4 +1,4 @@
-"""Every DAG imports cleanly and carries the house header (STYLE.md rule 3)."""
+"""Every DAG imports cleanly and carries the house header (docs/contributing.md, house style rule 3)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from upstream.dag_support import APPROVED_TAGS, WRITER_POOL
+from upstream.dag_factories import APPROVED_TAGS
+from upstream.settings import WRITER_POOL
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 WAREHOUSE_TASKS = {"ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders", "transform",

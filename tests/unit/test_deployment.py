@@ -66,7 +66,9 @@ def test_native_services_and_compose_declare_the_same_settings():
                 "UPSTREAM_PROJECT_DIR"):
         assert key in services["airflow-scheduler"]["environment"], key
         assert key in native, key
-    assert (ROOT / "deploy" / "pools.sh").read_text().count("pools set duckdb_writer 1") == 1
+    pools = (ROOT / "deploy" / "pools.sh").read_text()
+    assert 'POOL=$("${UPSTREAM:-upstream}" settings --pool)' in pools
+    assert pools.count('pools set "$POOL" 1') == 1
 
 
 def test_compose_binds_only_loopback_and_keeps_secrets_out():
