@@ -34,6 +34,7 @@ class Column:
     max: float | None = None
     earliest: str | None = None  # date/timestamp range, overriding the contract's plausible_dates
     latest_after_day: int | None = None
+    description: str = ""  # the raw column's documentation (dbt sources are generated from it)
 
     @property
     def is_text(self) -> bool:
@@ -69,6 +70,7 @@ class Contract:
     # column -> identifier kind (crm, email, order, order_line, anon) that the erasure ledger
     # is checked against: a row of an erased person is never loaded again (upstream.erasure)
     erasure: tuple[tuple[str, str], ...] = ()
+    description: str = ""  # what the file holds (the dbt source table's description)
 
     def matches(self, file_name: str) -> bool:
         return fnmatch.fnmatchcase(file_name, self.pattern)
@@ -135,6 +137,7 @@ def _parse(path: Path) -> Contract:
             timezone=str(doc.get("timezone", "UTC")),
             max_line_bytes=int(doc.get("max_line_bytes", 1 << 20)),
             erasure=tuple(sorted((doc.get("erasure") or {}).items())),
+            description=str(doc.get("description", "")),
         )
     except (KeyError, TypeError) as exc:
         raise ContractError(f"contract {path} is malformed: {exc}") from exc
@@ -158,7 +161,7 @@ def all_contracts(directory: Path = CONTRACTS_DIR) -> tuple[Contract, ...]:
     by_table: dict[str, Contract] = {}
     for c in contracts:
         first = by_table.setdefault(c.table, c)
-        if first.columns != c.columns or first.key != c.key:
+        if first.columns != c.columns or first.key != c.key:  # descriptions included
             raise ContractError(f"contracts {first.name} and {c.name} feed table {c.table} "
                                 "but disagree on its columns or key")
     return contracts
@@ -204,3 +207,55 @@ def contracts_for(source: str) -> list[Contract]:
 
 def sources() -> list[str]:
     return sorted({c.source for c in all_contracts()})
+
+
+# Landing source -> dbt source (and staging folder) name, where they differ.
+DBT_SOURCE = {"orders": "erp"}
+DBT_SOURCE_DESCRIPTIONS = {
+    "catalogue": "Daily product catalogue snapshots from the PIM.",
+    "crm": "CRM customer exports (main and legacy CRM), one row per file row.",
+    "erp": "The ERP order flow: orders, lines, delivery notes, invoices, returns.",
+    "web": "The web shop's clickstream.",
+}
+LEDGER_COLUMNS = {
+    "_extra": "Columns the file had beyond the contract (schema drift), as JSON.",
+    "_load_id": "The load (raw._load_manifest.load_id) that wrote the row.",
+    "_source_file": "Landing path of the file, relative to the landing root.",
+    "_record_no": "Record number inside the file.",
+    "_loaded_at": "When the row was loaded (source freshness).",
+}
+
+
+def dbt_source_yml(source: str, *, freshness_days: int) -> str:
+    """The dbt sources yml of one landing source, generated from its contracts: tables,
+    columns, types and descriptions are documented once, in the contracts. Keys are tested
+    not null; freshness is the load time (``_loaded_at``) against ``freshness_days``."""
+    name = DBT_SOURCE.get(source, source)
+    tables: dict[str, Contract] = {}
+    for contract in contracts_for(source):
+        tables.setdefault(contract.table, contract)
+    doc = {"version": 2, "sources": [{
+        "name": name, "schema": "raw",
+        "description": f"{DBT_SOURCE_DESCRIPTIONS[name]} Loaded by upstream.ingest under the "
+                       f"contracts in include/upstream/contracts/ (source {source!r}).",
+        "config": {"loaded_at_field": "_loaded_at",
+                   "freshness": {"warn_after": {"count": freshness_days, "period": "day"}}},
+        "tables": [{
+            "name": table,
+            "description": contract.description,
+            "columns": [
+                {"name": c.name, "data_type": c.type.lower(), "description": c.description,
+                 **({"data_tests": ["not_null"]} if c.name in contract.key else {})}
+                for c in contract.columns] + [
+                {"name": col, "description": text} for col, text in LEDGER_COLUMNS.items()],
+        } for table, contract in sorted(tables.items())],
+    }]}
+    header = ("# Generated from include/upstream/contracts/*.yml by `upstream contracts "
+              "--write-dbt-sources`;\n# do not edit: document raw columns in the contracts "
+              "(a test keeps this file equal to them).\n")
+    return header + yaml.safe_dump(doc, sort_keys=False, width=100, allow_unicode=True)
+
+
+def dbt_source_path(dbt_project_dir: Path, source: str) -> Path:
+    name = DBT_SOURCE.get(source, source)
+    return dbt_project_dir / "models" / "staging" / name / f"_{name}__sources.yml"

@@ -1,5 +1,5 @@
 -- Edges of the identity graph between typed identifiers ('crm:…', 'email:…', 'phone:…',
--- 'anon:…', 'guest_order:…'). Rules (see _identity.yml):
+-- 'anon:…', 'guest_order:…'). Rules (see _identity__models.yml):
 --   crm ↔ email        from the CRM, only when every CRM record holding the email agrees on the
 --                      name and birth year: an email shared by a family or an office must not
 --                      merge different people
