@@ -53,7 +53,7 @@ RAW_TARGETS: dict[str, list[tuple[str, str]]] = {
     "erp_delivery_notes": [("order", "order_id")],
     "web_events": [("crm", "customer_id"), ("anon", "anonymous_id")],
 }
-# per-customer published feeds, keyed by customer_key (upstream.publish.PSEUDONYMISED)
+# per-customer published feeds, keyed by customer_key (config.meta.publish.pseudonymise in the marts' yml)
 PUBLISHED_KEYED = ("customer_needs", "design_customer_briefs")
 
 
@@ -229,8 +229,8 @@ def _purge_publications(settings: Settings, person_ids: list[str], request: str,
                         report: ErasureReport) -> None:
     """Rewrite every kept version (and drop every candidate) that holds the person."""
     from upstream.publish import (
-        FEEDS,
-        _append_history,
+        append_history,
+        feed_names,
         publication_lock,
         published_versions,
         version_name,
@@ -252,9 +252,9 @@ def _purge_publications(settings: Settings, person_ids: list[str], request: str,
             folder = settings.versions_dir / version_name(version)
             if not _holds(folder / "design.duckdb", keys):
                 continue
-            removed = _rewrite_version(folder, keys, set(FEEDS))
+            removed = _rewrite_version(folder, keys, set(feed_names(settings.dbt_project_dir)))
             report.versions_rewritten.append(version)
-            _append_history(settings, {"event": "erasure", "version": version,
+            append_history(settings, {"event": "erasure", "version": version,
                                        "request": request, "rows_removed": removed,
                                        "at": datetime.now(UTC).isoformat()})
 
@@ -273,7 +273,7 @@ def _holds(db: Path, keys: list[str]) -> bool:
 def _rewrite_version(folder: Path, keys: list[str], feeds: set[str]) -> int:
     """A version without the keys: a rewritten copy of its database renamed over it (a reader
     holding the old file keeps its view until it reconnects), its feeds, counts and checksums."""
-    from upstream.ingest import sha256_of
+    from upstream.common import sha256_of
 
     manifest = json.loads((folder / "manifest.json").read_text())
     work = folder / ".erasing-design.duckdb"

@@ -16,8 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from upstream.common import sha256_of
 from upstream.contracts import seed_values
-from upstream.ingest import sha256_of
 from upstream.publish import Candidate
 from upstream.settings import Settings
 from upstream.transform import build_warnings

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from upstream.publish import FEEDS, current_version, version_name
+from upstream.publish import current_version, version_name
 from upstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,12 @@ def current_folder(settings: Settings) -> Path:
     return (settings.versions_dir / version_name(version)).resolve()
 
 
+def published_tables(settings: Settings) -> list[str]:
+    """The tables of the current version: its feeds (manifest) and ``publication``."""
+    manifest = json.loads((current_folder(settings) / "manifest.json").read_text())
+    return sorted(manifest["row_counts"]) + ["publication"]
+
+
 def query(settings: Settings, sql: str) -> Result:
     """Run read-only SQL on the current version."""
     db = current_folder(settings) / "design.duckdb"
@@ -55,7 +61,7 @@ def query(settings: Settings, sql: str) -> Result:
             return Result([], [])
         return Result([d[0] for d in cur.description], cur.fetchall())
     except duckdb.CatalogException as exc:
-        tables = ", ".join(sorted(FEEDS) + ["publication"])
+        tables = ", ".join(published_tables(settings))
         raise WorkspaceError(f"{_first_line(exc)}. Published tables: {tables}") from None
     except duckdb.Error as exc:
         raise WorkspaceError(f"the query failed: {_first_line(exc)}") from None
@@ -119,9 +125,9 @@ def render(result: Result, fmt: str = "table", max_width: int = 60) -> str:
 
 def export(settings: Settings, feed: str, fmt: str, out: Path | None = None) -> Path:
     """Write one published feed of the current version as CSV, XLSX or Parquet."""
-    if feed not in FEEDS and feed != "publication":
-        raise WorkspaceError(f"no feed {feed!r}; published feeds: "
-                             f"{', '.join(sorted(FEEDS) + ['publication'])}")
+    tables = published_tables(settings)
+    if feed not in tables:
+        raise WorkspaceError(f"no feed {feed!r}; published feeds: {', '.join(tables)}")
     if fmt not in EXPORT_FORMATS:
         raise WorkspaceError(f"--format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}")
     folder = current_folder(settings)

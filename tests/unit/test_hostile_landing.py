@@ -101,9 +101,9 @@ def test_the_host_time_zone_never_leaks_into_ingest(settings):
 def test_timestamps_without_offset_follow_the_contracts_zone(settings, monkeypatch):
     from dataclasses import replace
 
-    from upstream import ingest as ingest_mod
+    from upstream.ingest import landing as landing_mod
 
-    real = ingest_mod.claim_files
+    real = landing_mod.claim_files
 
     def in_berlin(*args, **kwargs):
         delivery = real(*args, **kwargs)
@@ -111,7 +111,7 @@ def test_timestamps_without_offset_follow_the_contracts_zone(settings, monkeypat
                                         if c.table == "erp_orders" else (c, p)
                                         for c, p in delivery.files])
 
-    monkeypatch.setattr(ingest_mod, "claim_files", in_berlin)
+    monkeypatch.setattr(landing_mod, "claim_files", in_berlin)
     _write_orders(settings, DAY, HEADER + "O1,C1,,2026-11-01 10:00:00,EUR,web,DE\n"
                                           "O2,C1,,2026-11-01 10:00:00+00,EUR,web,DE\n")
     ingest_source(settings, "orders", [DAY])

@@ -10,10 +10,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from upstream import ingest as ingest_mod
 from upstream.contracts import ContractError
 from upstream.generate import Messiness, generate
 from upstream.ingest import LandingError, ingest_source
+from upstream.ingest import load as load_mod
+from upstream.ingest import manifest as manifest_mod
+from upstream.ingest import run as run_mod
 
 DAY = date(2026, 11, 1)
 HEADER = "order_id,crm_id,guest_email,ordered_at,currency,channel,shipping_country\n"
@@ -167,17 +169,17 @@ def test_missing_required_column_refuses_the_file(settings):
 
 def test_crash_inside_a_file_leaves_nothing_and_rerun_completes(settings, monkeypatch):
     generate(settings.landing_dir, seed=2, sf=0.001, days=1)
-    real = ingest_mod._write_manifest
+    real = manifest_mod.write_manifest
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("simulated crash after rows were inserted")
 
-    monkeypatch.setattr(ingest_mod, "_write_manifest", crash)
+    monkeypatch.setattr(manifest_mod, "write_manifest", crash)
     with pytest.raises(KeyboardInterrupt):
         ingest_source(settings, "orders", [DAY])
     assert _rows(settings, "select count(*) from raw.erp_order_lines") == [(0,)]
     assert _rows(settings, "select count(*) from raw.erp_orders") == [(0,)]
-    monkeypatch.setattr(ingest_mod, "_write_manifest", real)
+    monkeypatch.setattr(manifest_mod, "write_manifest", real)
     report = ingest_source(settings, "orders", [DAY])
     expected = {f.table: f.rows_loaded for f in report.files}
     assert _rows(settings, "select count(*) from raw.erp_order_lines") == [
@@ -188,7 +190,7 @@ def test_crash_inside_a_file_leaves_nothing_and_rerun_completes(settings, monkey
 def test_crash_between_files_rerun_loads_only_the_rest(settings, monkeypatch, workers):
     settings = replace(settings, ingest_workers=workers)
     summary = generate(settings.landing_dir, seed=2, sf=0.001, days=2, mess=Messiness.clean())
-    real = ingest_mod.load_file
+    real = load_mod.load_file
     calls = []
 
     def crash_on_sixth(*args, **kwargs):
@@ -197,12 +199,12 @@ def test_crash_between_files_rerun_loads_only_the_rest(settings, monkeypatch, wo
             raise RuntimeError("simulated crash between files")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ingest_mod, "load_file", crash_on_sixth)
+    monkeypatch.setattr(run_mod, "load_file", crash_on_sixth)
     with pytest.raises(RuntimeError, match="simulated crash"):
         ingest_source(settings, "orders", [DAY, date(2026, 11, 2)])
     committed = _rows(settings, "select count(*) from raw._load_manifest")[0][0]
     assert 5 <= committed < 10
-    monkeypatch.setattr(ingest_mod, "load_file", real)
+    monkeypatch.setattr(run_mod, "load_file", real)
     report = ingest_source(settings, "orders", [DAY, date(2026, 11, 2)])
     statuses = [f.status for f in report.files]
     assert statuses.count("skipped") == committed and statuses.count("loaded") == 10 - committed

@@ -188,9 +188,9 @@ def test_a_dbt_failure_caused_by_data_names_the_node_and_the_suspect_deliveries(
     from dataclasses import replace
     from datetime import date
 
-    from upstream import ingest as ingest_mod
     from upstream.generate import Messiness, generate
     from upstream.ingest import ingest_source
+    from upstream.ingest import landing as landing_mod
     from upstream.transform import TransformFailed, run_dbt
 
     day1, day2 = date(2026, 11, 1), date(2026, 11, 2)
@@ -199,14 +199,14 @@ def test_a_dbt_failure_caused_by_data_names_the_node_and_the_suspect_deliveries(
         ingest_source(settings, source, [day1])
     run_dbt(settings, ["build"], as_of=day2)
 
-    lenient = ingest_mod.with_vocabularies
+    lenient = landing_mod.with_vocabularies
 
     def without_currency_check(contract, seeds):
         resolved = lenient(contract, seeds)
         return replace(resolved, checks=tuple(k for k in resolved.checks
                                               if k.reason != "unknown_currency"))
 
-    monkeypatch.setattr(ingest_mod, "with_vocabularies", without_currency_check)
+    monkeypatch.setattr(landing_mod, "with_vocabularies", without_currency_check)
     orders = settings.landing_dir / "orders" / day2.isoformat() / "orders_20261102.csv"
     lines = orders.read_text().splitlines()
     lines[1] = lines[1].replace(",EUR,", ",XXX,")

@@ -14,8 +14,11 @@ import pytest
 from upstream import publish as pub
 from upstream.cli import main
 from upstream.gate import run_gate
+from upstream.publish import feed_names
 
-from ..conftest import AS_OF, DAYS
+from ..conftest import AS_OF, DAYS, PROJECT_DIR
+
+FEEDS = feed_names(PROJECT_DIR / "dbt_project")  # the published feeds (dbt exposure)
 
 
 @pytest.fixture
@@ -134,7 +137,7 @@ def test_the_dictionary_is_in_the_data(published):
     con.close()
     assert tables and all(comment for _, comment in tables), tables
     assert all(comment for *_, comment in columns), [c for c in columns if not c[2]]
-    for table in pub.FEEDS:
+    for table in FEEDS:
         meta = dict(duckdb.execute(
             "select decode(key), decode(value) from parquet_kv_metadata(?)",
             [str(folder / "feeds" / f"{table}.parquet")]).fetchall())

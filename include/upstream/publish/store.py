@@ -1,27 +1,5 @@
-"""Write-audit-publish of the designers' database, as immutable versions.
-
-Layout under ``published/``::
-
-    versions/v000007/design.duckdb       the designers' database (never modified)
-    versions/v000007/feeds/<table>.parquet
-    versions/v000007/manifest.json       version, run, interval, git revision, counts, checksums, gate
-    versions/v000007/gate.json           the gate's full results
-    current -> versions/v000007          swapped atomically (a new symlink renamed over it)
-    design.duckdb -> current/design.duckdb
-    manifest.json -> current/manifest.json
-    history.jsonl                        every publish and rollback, with who and why
-
-1. :func:`build_candidate` copies the feeds from the warehouse into ``.candidates/`` with a
-   ``publication`` table (version, run, interval, newest source data).
-2. :mod:`upstream.gate` validates it and writes ``<candidate>.gate.json``.
-3. :func:`publish_candidate` refuses a candidate without a passing gate record for exactly its
-   bytes, writes the version folder under a temporary name, renames it into place, then
-   repoints ``current``. A crash in between leaves the old version current; the next run's
-   :func:`repair` removes what no history line published.
-
-Readers open ``design.duckdb`` read-only: the open resolves to one immutable file, so they never
-see a lock, a half-written file or two versions mixed; a reader holding an old version keeps it.
-"""
+"""The version store of ``published/``: immutable versions, the atomic swap of ``current``,
+history, repair after crashes, pruning and rollback (layout in :mod:`upstream.publish`)."""
 
 from __future__ import annotations
 
@@ -36,68 +14,20 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from upstream.ingest import sha256_of
-from upstream.privacy import PSEUDONYM_SQL, pseudonym_secret
+from upstream.common import sha256_of
+from upstream.publish.feeds import feed_names
 from upstream.report import dbt_dictionary
 from upstream.settings import Settings
 from upstream.warehouse import connection, sql_literal
 
+if TYPE_CHECKING:
+    from upstream.publish.candidate import Candidate
+
 log = logging.getLogger(__name__)
-
-# Per-customer marts: published with customer_id replaced by the keyed pseudonym (one secret
-# parameter each), never with the id itself.
-PSEUDONYMISED = ("customer_needs", "design_customer_briefs")
-
-
-def _pseudonymised(table: str) -> str:
-    return (f"select {PSEUDONYM_SQL.format(column='customer_id')} as customer_key, "
-            f"* exclude (customer_id) from wh.marts.{table} order by customer_key")
-
-
-# Published table -> select over the warehouse (attached as ``wh``). Only these leave it.
-# Sorted by key, so the same input always publishes byte-identical feeds.
-FEEDS: dict[str, str] = {
-    **{table: _pseudonymised(table) for table in PSEUDONYMISED},
-    "design_demand": (
-        "select * from wh.marts.design_demand order by category, size, colour, material, fit"
-    ),
-    "design_fit_issues": "select * from wh.marts.design_fit_issues order by sku, reason_code",
-    "design_unmet_demand": (
-        "select * from wh.marts.design_unmet_demand "
-        "order by signal_type, subject, category nulls first, size nulls first"
-    ),
-    "size_scale": "select * from wh.marts.size_scale order by category, sort_order",
-    "design_fit_by_size": (
-        "select * from wh.marts.design_fit_by_size order by category, size_order, size, reason_code"
-    ),
-    "design_demand_weekly": (
-        "select * from wh.marts.design_demand_weekly order by week_start, category, attribute, value"
-    ),
-}
-# What the candidate covers: the newest order or web event (freshness, checked by the gate),
-# the first and last day of source data, and how fresh each source is.
-COVERAGE_SQL = """
-    with orders as (select min(ordered_at) as first_at, max(ordered_at) as last_at
-                    from wh.staging.stg_erp__orders where ordered_at < ?::date),
-         web as (select min(occurred_at) as first_at, max(occurred_at) as last_at
-                 from wh.intermediate.int_web__events where occurred_at < ?::date)
-    select greatest(orders.last_at, web.last_at) as newest_data_at,
-           least(orders.first_at, web.first_at)::date as data_from,
-           greatest(orders.last_at, web.last_at)::date as data_to,
-           orders.last_at as orders_as_of, web.last_at as web_as_of,
-           (select max(updated_at) from wh.staging.stg_crm__customers) as crm_as_of,
-           (select max(snapshot_date) from wh.staging.stg_catalogue__products)
-               as catalogue_as_of
-    from orders, web
-"""
-# a published column that no dbt model has under that name
-KEY_DESCRIPTION = ("Pseudonymous customer key: sha256 of the pseudonymisation secret and the "
-                   "person id. Stable across versions while the secret is unchanged; never a "
-                   "CRM id, name or contact.")
 
 
 class PublishRefused(RuntimeError):
@@ -106,31 +36,6 @@ class PublishRefused(RuntimeError):
 
 class PublicationError(RuntimeError):
     """The published folder is inconsistent in a way that cannot be repaired automatically."""
-
-
-@dataclass(frozen=True)
-class Candidate:
-    path: Path
-    version: int
-    run_id: str
-    interval_start: date
-    interval_end: date
-    row_counts: dict[str, int]
-
-    @property
-    def gate_record(self) -> Path:
-        return self.path.with_name(self.path.name + ".gate.json")
-
-    def to_json(self) -> dict:
-        return {"path": str(self.path), "version": self.version, "run_id": self.run_id,
-                "interval_start": self.interval_start.isoformat(),
-                "interval_end": self.interval_end.isoformat(), "row_counts": self.row_counts}
-
-    @classmethod
-    def from_json(cls, doc: dict) -> Candidate:
-        return cls(Path(doc["path"]), int(doc["version"]), doc["run_id"],
-                   date.fromisoformat(doc["interval_start"]),
-                   date.fromisoformat(doc["interval_end"]), dict(doc["row_counts"]))
 
 
 _held = threading.local()
@@ -200,7 +105,7 @@ def history(settings: Settings) -> list[dict]:
     return events
 
 
-def _append_history(settings: Settings, event: dict) -> None:
+def append_history(settings: Settings, event: dict) -> None:
     with (settings.published_dir / "history.jsonl").open("a") as fh:
         fh.write(json.dumps(event) + "\n")
         fh.flush()
@@ -238,7 +143,7 @@ def current_manifest(settings: Settings) -> dict | None:
     return read_manifest(settings.versions_dir / version_name(version))
 
 
-def _next_version(settings: Settings) -> int:
+def next_version(settings: Settings) -> int:
     seen = [e.get("version", 0) for e in history(settings)]
     if settings.versions_dir.exists():
         seen += [_version_number(p) or 0 for p in settings.versions_dir.iterdir()]
@@ -247,81 +152,6 @@ def _next_version(settings: Settings) -> int:
 
 def _safe_name(run_id: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
-
-
-def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
-                    interval_end: date) -> Candidate:
-    """Copy the published feeds from the warehouse into a fresh candidate file."""
-    repair(settings)
-    version = _next_version(settings)
-    folder = settings.published_dir / ".candidates"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"design-{version_name(version)}-{_safe_name(run_id)}.duckdb"
-    for stale in (path, path.with_name(path.name + ".wal"),
-                  path.with_name(path.name + ".gate.json")):
-        stale.unlink(missing_ok=True)
-    secret = pseudonym_secret(settings)
-    counts: dict[str, int] = {}
-    with connection(path) as con:
-        con.execute(f"attach '{settings.warehouse_path}' as wh (read_only)")
-        for table, select in FEEDS.items():
-            con.execute(f"create table main.{table} as {select}",
-                        [secret] if table in PSEUDONYMISED else [])
-            counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
-        con.execute(
-            "create table main.publication as "
-            f"with coverage as ({COVERAGE_SQL}) "
-            "select ?::integer as version, ?::varchar as run_id, ?::date as interval_start, "
-            "?::date as interval_end, coverage.*, "
-            "round(date_diff('minute', newest_data_at, ?::date::timestamptz) / 1440.0, 2) "
-            "as data_lag_days, now() as built_at from coverage",
-            [interval_end, interval_end, version, run_id, interval_start, interval_end,
-             interval_end],
-        )
-        con.execute("detach wh")
-        _comment(con, dbt_dictionary(settings.dbt_manifest, list(FEEDS)))
-        con.execute("checkpoint")
-    log.info("candidate %s at %s: %s", version_name(version), path, counts)
-    return Candidate(path, version, run_id, interval_start, interval_end, counts)
-
-
-PUBLICATION_COMMENTS = {
-    "": "Which version of the design database this is: run, interval, data covered, freshness.",
-    "version": "Published version number (history.jsonl, `upstream publish list`).",
-    "run_id": "The Airflow run that built it.",
-    "interval_start": "Start of the run's data interval (UTC day).",
-    "interval_end": "End of the run's data interval (exclusive; the as-of date of the models).",
-    "newest_data_at": "Newest order or web event before the as-of date.",
-    "data_from": "First day of source data the feeds cover.",
-    "data_to": "Last day of source data the feeds cover.",
-    "orders_as_of": "Newest order.",
-    "web_as_of": "Newest web event.",
-    "crm_as_of": "Newest CRM update.",
-    "catalogue_as_of": "Day of the newest catalogue snapshot.",
-    "data_lag_days": "Days from the newest data to the interval end (freshness, gated).",
-    "built_at": "When this database was built.",
-}
-
-
-def _comment(con, dictionary: dict[str, dict]) -> None:
-    """The dictionary in the data: COMMENT ON TABLE/COLUMN for every published table and
-    column, from the dbt docs (models' yml), so any SQL client shows them."""
-    for table, info in dictionary.items():
-        con.execute(f"comment on table main.{table} is {sql_literal(info['description'])}")
-        for column, text in {**info["columns"], "customer_key": KEY_DESCRIPTION}.items():
-            if column in {r[0] for r in con.execute(
-                    "select column_name from duckdb_columns() where table_name = ?",
-                    [table]).fetchall()}:
-                con.execute(f'comment on column main.{table}."{column}" is {sql_literal(text)}')
-    con.execute(f"comment on table main.publication is {sql_literal(PUBLICATION_COMMENTS[''])}")
-    for column, text in PUBLICATION_COMMENTS.items():
-        if column:
-            con.execute(f"comment on column main.publication.{column} is {sql_literal(text)}")
-
-
-def discard_candidate(candidate: Candidate) -> None:
-    for p in (candidate.path, candidate.path.with_name(candidate.path.name + ".wal")):
-        p.unlink(missing_ok=True)
 
 
 def _git_revision(project_dir: Path) -> str:
@@ -342,12 +172,12 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(fh.fileno())
 
 
-def _export_feeds(db: Path, feeds: Path) -> dict[str, str]:
+def _export_feeds(db: Path, feeds: Path, tables: list[str]) -> dict[str, str]:
     """Every feed as Parquet, its table and column descriptions in the file's key-value
     metadata (``description``, ``column:<name>``)."""
     feeds.mkdir()
     with connection(db, read_only=True) as con:
-        for table in FEEDS:
+        for table in tables:
             comments = {"description": con.execute(
                 "select comment from duckdb_tables() where table_name = ?", [table]).fetchone()[0]}
             comments.update({f"column:{c}": text for c, text in con.execute(
@@ -426,8 +256,8 @@ def _write_version(settings: Settings, candidate: Candidate, gate: dict, db: Pat
     if docs and Path(docs).exists():  # the run's GX Data Docs travel with the version
         shutil.copytree(Path(docs).parent, incoming / "data_docs")
         gate["data_docs"] = "data_docs/index.html"
-    checksums = {"design.duckdb": checksum, **_export_feeds(incoming / "design.duckdb",
-                                                            incoming / "feeds")}
+    checksums = {"design.duckdb": checksum, **_export_feeds(
+        incoming / "design.duckdb", incoming / "feeds", feed_names(settings.dbt_project_dir))}
     shutil.rmtree(incoming / "dbt_docs", ignore_errors=True)
     static_docs = settings.dbt_manifest.with_name("static_index.html")
     if static_docs.exists():  # `dbt docs generate --static` of this build, one page
@@ -468,7 +298,8 @@ def _build_report(settings: Settings, incoming: Path, manifest: dict) -> None:
     build_report(incoming / "design.duckdb", incoming / "report", manifest=manifest,
                  previous_db=previous_folder / "design.duckdb" if previous_folder else None,
                  previous_manifest=previous_manifest,
-                 dictionary=dbt_dictionary(settings.dbt_manifest, list(FEEDS)))
+                 dictionary=dbt_dictionary(settings.dbt_manifest,
+                                            feed_names(settings.dbt_project_dir)))
 
 
 def _finish_published(settings: Settings, candidate: Candidate, final: Path) -> dict:
@@ -482,7 +313,7 @@ def _finish_published(settings: Settings, candidate: Candidate, final: Path) -> 
     if candidate.version not in published:
         previous = current_version(settings)
         _point_current(settings, candidate.version)   # 2. readers now get it
-        _append_history(settings, {"event": "publish", "version": candidate.version,
+        append_history(settings, {"event": "publish", "version": candidate.version,
                                    "previous": previous, "run_id": candidate.run_id,
                                    "at": manifest["published_at"]})
         log.info("published %s (%s) at %s", final.name, candidate.row_counts,
@@ -541,7 +372,7 @@ def _repair(settings: Settings) -> list[str]:
     published = {e["version"] for e in history(settings) if e.get("event") == "publish"}
     current = current_version(settings)
     if current is not None and current not in published:  # crash before the history line
-        _append_history(settings, {"event": "publish", "version": current, "recovered": True,
+        append_history(settings, {"event": "publish", "version": current, "recovered": True,
                                    "at": datetime.now(UTC).isoformat()})
         actions.append(f"recorded {version_name(current)} in history (it was current)")
     for path in versions_dir.iterdir():
@@ -579,7 +410,7 @@ def _repoint_to_newest_valid(settings: Settings, *, reason: str) -> str:
                                f"serve; re-run the daily DAG to publish a new one")
     target = valid[-1]
     _point_current(settings, target)
-    _append_history(settings, {"event": "repair", "version": target, "reason": reason,
+    append_history(settings, {"event": "repair", "version": target, "reason": reason,
                                "at": datetime.now(UTC).isoformat()})
     return f"current was broken ({reason}); repointed to {version_name(target)}"
 
@@ -609,7 +440,7 @@ def _rollback(settings: Settings, *, to: int | None, reason: str, who: str | Non
     event = {"event": "rollback", "version": to, "previous": current,
              "by": who or getpass.getuser(), "reason": reason,
              "at": datetime.now(UTC).isoformat()}
-    _append_history(settings, event)
+    append_history(settings, event)
     log.warning("rolled back from %s to %s: %s", current, to, reason)
     return event
 

@@ -1,0 +1,108 @@
+"""The NDJSON reader (gzipped or not): one JSON object per line, typed casts, rejects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from upstream.common import exact_path, quote_ident
+from upstream.contracts import Contract
+from upstream.ingest.readers import LINE_ERRORS, RAW_TEXT_LIMIT, Staged, reason_expr
+from upstream.warehouse import sql_literal
+
+log = logging.getLogger(__name__)
+
+
+def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
+                  day: date) -> Staged:
+    """Read NDJSON lines as text; invalid JSON and uncastable values are quarantined.
+
+    Each line is parsed once, by ``json_transform`` into a struct of strings (``try`` turns a
+    broken document into NULL; a line not starting with ``{`` is not an object), cast, and
+    judged (the quarantine reason) in the same statement, so the inserts only filter.
+    """
+    schema = json.dumps({c.name: "VARCHAR" for c in contract.columns})
+    # Two statements on purpose: numbering lines needs one ordered pass over the (gzip) stream,
+    # parsing can then run on every core. A line the reader refuses (longer than the contract's
+    # max_line_bytes, not UTF-8) is kept aside with its line number (store_rejects), so the
+    # numbers of the lines after it are shifted back into place (ASOF on the rejects).
+    con.execute(
+        f"""create or replace temp table _numbered as
+        select row_number() over () as _read_no, line
+        from read_csv({exact_path(path)}, columns={{'line': 'VARCHAR'}}, header=false,
+             delim=chr(31), quote='', escape='', auto_detect=false, strict_mode=false,
+             max_line_size={contract.max_line_bytes}, store_rejects=true,
+             rejects_table='_rejects', rejects_scan='_rejects_scan')"""
+    )
+    con.execute(
+        """create or replace temp table _line_rejects as
+        select line as line_no, line - row_number() over (order by line) as lines_read_before,
+               row_number() over (order by line) as rejected_so_far, csv_line, error_type
+        from (select line, any_value(csv_line) as csv_line, any_value(error_type) as error_type
+              from _rejects group by line)"""
+    )
+    con.execute(
+        """create or replace temp table _text as
+        select _numbered._read_no + coalesce(r.rejected_so_far, 0) as _line_no, _numbered.line
+        from _numbered asof left join _line_rejects as r
+             on _numbered._read_no > r.lines_read_before"""
+    )
+    con.execute("drop table temp._numbered")
+    cols, casts = [], []
+    for c in contract.columns:
+        field = f"s.{quote_ident(c.name)}"
+        if c.type.upper() == "VARCHAR":
+            cols.append(f"{field} as {quote_ident(c.name)}")
+            continue
+        cols.append(f"try_cast({field} as {c.type}) as {quote_ident(c.name)}")
+        casts.append(f"when {field} is not null and try_cast({field} as {c.type}) is null "
+                     f"then 'bad_type:{c.name}'")
+    cast_reason = f"case {' '.join(casts)} end" if casts else "null::varchar"
+    reason = reason_expr(contract, ["when _cast_reason is not null then _cast_reason"], day)
+    con.execute(
+        f"""create or replace temp table _lines as
+        select *, case when _is_object then {reason} end as _reason from (
+            select _line_no, line, s is not null as _is_object, {', '.join(cols)},
+                   {cast_reason} as _cast_reason
+            from (select _line_no, line,
+                         case when starts_with(ltrim(line), '{{')
+                              then try(json_transform(line, {sql_literal(schema)})) end as s
+                  from _text))"""
+    )
+    con.execute("drop table temp._text")
+    keys = [r[0] for r in con.execute(
+        "select distinct unnest(json_keys(line)) from _lines where _is_object order by 1"
+    ).fetchall()]
+    names = set(contract.names)
+    extra = [k for k in keys if k not in names]
+    extra_json = ("json_object(" + ", ".join(
+        f"{sql_literal(e)}, json_extract(line, {sql_literal('$.' + json.dumps(e))})" for e in extra
+    ) + ")") if extra else "null::json"
+    con.execute(
+        f"""create or replace temp view _parsed as
+        select _line_no as _record_no, _line_no, {', '.join(quote_ident(n) for n in contract.names)},
+               {extra_json} as _extra, _reason
+        from _lines where _is_object"""
+    )
+    reasons = " ".join(f"when {sql_literal(k)} then {sql_literal(v)}" for k, v in
+                       LINE_ERRORS.items())
+    con.execute(
+        f"""create or replace temp table _rejected as
+        select _line_no as line_no, left(line, {RAW_TEXT_LIMIT}) as raw_text,
+               case when line is null or trim(line) = '' then 'empty_line'
+                    when json_valid(line) then 'json_not_an_object' else 'invalid_json' end
+                   as reason
+        from _lines where not _is_object
+        union all
+        select line_no, left(csv_line, {RAW_TEXT_LIMIT}),
+               case error_type {reasons} else lower(replace(error_type, ' ', '_')) end
+        from _line_rejects"""
+    )
+    con.execute("drop table temp._line_rejects")
+    return extra, hashlib.sha256(",".join(keys).encode()).hexdigest()[:16]
