@@ -46,8 +46,10 @@ def _ts(day: date) -> str:
 class World:
     """Fixed facts for one seed and scale: catalogue and customers (with latent preferences)."""
 
-    def __init__(self, seed: int, sf: float, days: int, start: date, mess: Messiness):
+    def __init__(self, seed: int, sf: float, days: int, start: date, mess: Messiness,
+                 reasons: list[str]):
         self.seed, self.sf, self.days, self.start, self.mess = seed, sf, days, start, mess
+        self.reasons = reasons  # return reasons, from the seed (vocab.return_reasons)
         self.n_customers = max(20, round(CUSTOMERS_PER_SF * sf))
         # volumes are per week of 7 days, so adding days never changes the days before
         self.events_per_day = max(50, round(EVENTS_PER_SF * sf / 7))
@@ -237,7 +239,7 @@ RETURNS_SQL = f"""
     select 'R' || substr(order_key(day_epoch, order_no), 2) || '-' || line_no as return_id,
            order_key(day_epoch, order_no) || '-' || line_no as order_line_id,
            strftime(to_timestamp(ret_s), '%Y-%m-%d %H:%M:%S+00') as returned_at,
-           quantity, {L(v.RETURN_REASONS)}[reason + 1] as reason_code,
+           quantity, {{reasons}}[reason + 1] as reason_code,
            nullif({L(v.RETURN_TEXTS)}[text + 1], '') as free_text
     from f"""
 
@@ -301,14 +303,6 @@ class Writer:
                 fields = [f"CENC{i:06d}", "Andr\u00e9", "Lef\u00e8vre"] + [""] * (ncols - 3)
                 lines.append((delim.join(fields) + "\n").encode("latin-1"))
         return lines
-
-
-def _flags(rng: np.random.Generator, n: int, mess: Messiness, *names: str) -> dict[str, np.ndarray]:
-    out = {}
-    for name in names:
-        rate = mess.null_required if name.startswith("bad_null") else mess.out_of_range
-        out[name] = rng.random(n) < rate
-    return out
 
 
 def _day_epoch(day: date) -> int:
@@ -499,13 +493,14 @@ class DayGenerator:
         misfit = sold["size"].to_numpy() != sold["pref"].to_numpy()
         returned = sold[rng.random(len(sold)) < np.where(misfit, 0.35, 0.08)]
         size, pref = returned["size"].to_numpy(), returned["pref"].to_numpy()
-        other = rng.integers(2, len(v.RETURN_REASONS), len(returned))
+        other = rng.integers(2, len(self.w.reasons), len(returned))
         frame = returned[["day_epoch", "order_no", "line_no"]].assign(
             quantity=np.abs(returned["quantity"].to_numpy()),
             reason=np.where(size > pref, 1, np.where(size < pref, 0, other)),
             text=rng.integers(0, len(v.RETURN_TEXTS), len(returned)),
             ret_s=_day_epoch(day) + rng.integers(0, 86_400, len(returned)))
-        writer.write("erp_returns", frame, RETURNS_SQL, path)
+        writer.write("erp_returns", frame,
+                     RETURNS_SQL.replace("{reasons}", L(self.w.reasons)), path)
 
     def _resend_yesterday(self, d: int, day: date, folder: dict[str, Path]) -> None:
         """duplicate_files: yesterday's CRM or orders export re-sent under another name."""
@@ -526,12 +521,18 @@ class DayGenerator:
 def generate(
     landing_dir: Path, *, seed: int = 42, sf: float = 0.01, days: int = 7,
     start: date = date(2026, 11, 1), mess: Messiness | None = None, progress: bool = False,
+    seeds_dir: Path | None = None,
 ) -> GenerationSummary:
     """Write ``days`` days of landing files for every source, starting at ``start``
-    (``progress``: a progress bar per day on stderr)."""
+    (``progress``: a progress bar per day on stderr; ``seeds_dir``: the dbt seeds the
+    vocabularies come from, default the project's)."""
     if sf <= 0 or days < 1:
         raise ValueError(f"scale factor ({sf}) and days ({days}) must be positive")
-    world = World(seed, sf, days, start, mess or Messiness())
+    if seeds_dir is None:
+        from upstream.settings import get_settings
+
+        seeds_dir = get_settings().dbt_project_dir / "seeds"
+    world = World(seed, sf, days, start, mess or Messiness(), v.return_reasons(seeds_dir))
     summary = GenerationSummary(landing_dir)
     gen = DayGenerator(world, landing_dir, summary)
     con = duckdb.connect()

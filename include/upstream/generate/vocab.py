@@ -1,5 +1,10 @@
 """Vocabularies of the sample world: an EU apparel maker selling stock and made-to-order items."""
 
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
 CATEGORIES = ["dresses", "shirts", "trousers", "jackets", "knitwear", "skirts"]
 SIZES = ["XS", "S", "M", "L", "XL"]
 COLOURS = ["black", "white", "navy", "red", "green", "beige", "grey"]
@@ -29,9 +34,26 @@ BOT_AGENT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.
 CURRENCIES = ["EUR", "CHF", "GBP", "SEK", "PLN"]
 FX_PER_EUR = [1.0, 0.94, 0.85, 11.2, 4.3]
 CARRIERS = ["DHL", "DPD", "GLS", "PostNL", "Colissimo"]
-RETURN_REASONS = ["too_small", "too_large", "colour_not_as_shown", "quality", "changed_mind"]
+# Return reasons: the list and each reason's size direction live in one seed,
+# dbt_project/seeds/return_reasons.csv (see return_reasons). The sample's customers give the
+# reason with direction +1 when the size was too small, -1 when too large, else one of these.
+OTHER_RETURN_REASONS = ["colour_not_as_shown", "quality", "changed_mind"]
 RETURN_TEXTS = ["", "Fits small, \"M\" is more like an S", "colour darker than on screen",
                 "seam came open, after 2 washes", "", "changed my mind; ordered two sizes"]
+
+
+def return_reasons(seeds_dir: Path) -> list[str]:
+    """[too small, too large, *others]: the first two are the seed's reasons with size direction
+    +1 and -1; every other reason must be in the seed too (else a ValueError says which)."""
+    path = seeds_dir / "return_reasons.csv"
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    direction = {r["size_direction"]: r["reason_code"] for r in rows if r["size_direction"]}
+    unknown = sorted(set(OTHER_RETURN_REASONS) - {r["reason_code"] for r in rows})
+    if unknown or not {"1", "-1"} <= set(direction):
+        raise ValueError(f"{path} lacks the generator's return reasons {unknown} or a reason "
+                         "with size direction 1 and -1")
+    return [direction["1"], direction["-1"], *OTHER_RETURN_REASONS]
 
 
 def sql_list(values: list) -> str:
