@@ -20,6 +20,7 @@ import duckdb
 from upstream.contracts import Contract
 from upstream.generate import generate
 from upstream.ingest import ingest_source, landing_files
+from upstream.publish.feeds import feed_names, relations
 from upstream.settings import Settings
 from upstream.transform import run_dbt
 from upstream.warehouse import sql_literal
@@ -97,10 +98,10 @@ def dbt_layer_seconds(settings: Settings) -> dict[str, float]:
 def mart_rows(settings: Settings) -> dict[str, int]:
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' "
-            "order by table_name").fetchall()]
-        return {t: con.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in tables}
+        marts = relations(settings.dbt_manifest, feed_names(settings.dbt_project_dir),
+                          database=None)
+        return {t: con.execute(f"select count(*) from {rel}").fetchone()[0]
+                for t, rel in sorted(marts.items())}
     finally:
         con.close()
 

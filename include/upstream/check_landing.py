@@ -27,6 +27,7 @@ from upstream.ingest import (
     ensure_raw_table,
     load_file,
 )
+from upstream.publish.feeds import relations
 from upstream.settings import Settings
 from upstream.transform import run_dbt
 from upstream.warehouse import connection
@@ -131,7 +132,8 @@ def check_landing(settings: Settings, landing_dir: Path, *, day: date | None = N
         if vocabulary and any(f.status == "loaded" for f in check.files):
             run_dbt(dry, VOCABULARY_MODELS, as_of=max(days_seen) + timedelta(days=1))
             with connection(dry.warehouse_path, read_only=True) as con:
-                cur = con.execute("select * from reports.vocabulary_report "
+                report = relations(dry.dbt_manifest, ["vocabulary_report"], database=None)
+                cur = con.execute(f"select * from {report['vocabulary_report']} "
                                   "order by kind, category nulls first, value")
                 names = [d[0] for d in cur.description]
                 check.vocabulary = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]

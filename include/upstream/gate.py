@@ -19,6 +19,7 @@ from typing import Any
 from upstream.common import sha256_of
 from upstream.contracts import seed_values
 from upstream.publish import Candidate
+from upstream.publish.feeds import relations
 from upstream.settings import Settings
 from upstream.transform import build_warnings
 from upstream.warehouse import connection
@@ -126,18 +127,19 @@ def _min_rows(settings: Settings, table: str, previous: dict | None) -> int:
 
 VOCABULARY_SQL = """
     select kind, coalesce(category || ': ', '') || value as finding, occurrences, action
-    from reports.vocabulary_report order by kind, finding
+    from {vocabulary_report} order by kind, finding
 """
 
 
-def _vocabulary_frame(warehouse: Path) -> Any:
+def _vocabulary_frame(warehouse: Path, dbt_manifest: Path) -> Any:
     """What the build did not recognise (dbt model reports.vocabulary_report, in the warehouse
     the candidate was built from): each kind is a warning-severity expectation."""
     import duckdb
 
     with connection(warehouse, read_only=True) as con:
         try:
-            return con.execute(VOCABULARY_SQL).df()
+            return con.execute(VOCABULARY_SQL.format(**relations(
+                dbt_manifest, ["vocabulary_report"], database=None))).df()
         except duckdb.CatalogException as exc:
             raise GateFailed(f"{warehouse} has no reports.vocabulary_report ({exc}); run dbt "
                              "build (the transform task) before the gate") from exc
@@ -197,7 +199,7 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
             "order by 1").fetchall()]
         frames = {t: con.table(t).df() for t in tables if t in suites}
         frames.update(_derived_frames(con, previous_db))
-    frames["vocabulary_report"] = _vocabulary_frame(settings.warehouse_path)
+    frames["vocabulary_report"] = _vocabulary_frame(settings.warehouse_path, settings.dbt_manifest)
     parameters = _parameters(settings, candidate, frames)
     for t in sorted(set(tables) - set(suites)):
         result.failures.append(f"{t}: published table has no suite in {settings.expectations_dir}")

@@ -61,9 +61,10 @@ def feed_names(dbt_project_dir: Path) -> list[str]:
     return list(published_feeds(dbt_project_dir))
 
 
-def relations(manifest_path: Path, names: list[str], *, database: str = "wh") -> dict[str, str]:
+def relations(manifest_path: Path, names: list[str], *,
+              database: str | None = "wh") -> dict[str, str]:
     """``database.schema.alias`` of each model in the build's dbt manifest (the warehouse is
-    attached as ``database``)."""
+    attached as ``database``; None: ``schema.alias`` on the warehouse's own connection)."""
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path} is missing: run dbt build (the transform "
                                 "task) before building a candidate")
@@ -73,7 +74,8 @@ def relations(manifest_path: Path, names: list[str], *, database: str = "wh") ->
         node = nodes.get(f"model.upstream.{name}")
         if node is None:
             raise ValueError(f"dbt's manifest {manifest_path} has no model {name}")
-        out[name] = f'{database}."{node["schema"]}"."{node.get("alias") or name}"'
+        relation = f'"{node["schema"]}"."{node.get("alias") or name}"'
+        out[name] = f"{database}.{relation}" if database else relation
     return out
 
 
