@@ -10,6 +10,7 @@ import pytest
 
 from upstream.generate import Messiness, generate
 from upstream.ingest import ingest_source
+from upstream.settings import WRITER_POOL
 from upstream.transform import TransformFailed, run_dbt
 from upstream.warehouse import WarehouseLocked
 
@@ -33,7 +34,7 @@ def stray_writer(warehouse):
 def test_ingest_names_the_locked_file_and_the_pool(stray_writer):
     generate(stray_writer.landing_dir, sf=0.001, days=1, mess=Messiness.clean())
     with pytest.raises(WarehouseLocked, match=r"upstream\.duckdb is locked by another process.*"
-                                              r"duckdb_writer"):
+                                              + WRITER_POOL):
         ingest_source(stray_writer, "crm", DAYS[:1])
 
 

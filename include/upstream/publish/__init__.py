@@ -27,9 +27,10 @@ The package: :mod:`.feeds` (what is published, from the dbt project), :mod:`.can
 repair, prune, rollback).
 """
 
-from upstream.publish.candidate import Candidate, build_candidate, discard_candidate
+from upstream.publish.candidate import build_candidate, discard_candidate
 from upstream.publish.feeds import Feed, feed_names, published_feeds
 from upstream.publish.store import (
+    Candidate,
     PublicationError,
     PublishRefused,
     append_history,

@@ -4,13 +4,11 @@ a ``publication`` table and the dbt docs as comments, for the gate to validate."
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 from upstream.privacy import pseudonym_secret
 from upstream.publish.feeds import feed_select, published_feeds, relations
-from upstream.publish.store import next_version, repair, version_name
+from upstream.publish.store import Candidate, next_version, repair, version_name
 from upstream.report import dbt_dictionary
 from upstream.settings import Settings
 from upstream.warehouse import connection, sql_literal
@@ -38,31 +36,6 @@ COVERAGE_SQL = """
 KEY_DESCRIPTION = ("Pseudonymous customer key: sha256 of the pseudonymisation secret and the "
                    "person id. Stable across versions while the secret is unchanged; never a "
                    "CRM id, name or contact.")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    path: Path
-    version: int
-    run_id: str
-    interval_start: date
-    interval_end: date
-    row_counts: dict[str, int]
-
-    @property
-    def gate_record(self) -> Path:
-        return self.path.with_name(self.path.name + ".gate.json")
-
-    def to_json(self) -> dict:
-        return {"path": str(self.path), "version": self.version, "run_id": self.run_id,
-                "interval_start": self.interval_start.isoformat(),
-                "interval_end": self.interval_end.isoformat(), "row_counts": self.row_counts}
-
-    @classmethod
-    def from_json(cls, doc: dict) -> Candidate:
-        return cls(Path(doc["path"]), int(doc["version"]), doc["run_id"],
-                   date.fromisoformat(doc["interval_start"]),
-                   date.fromisoformat(doc["interval_end"]), dict(doc["row_counts"]))
 
 
 def _safe_name(run_id: str) -> str:

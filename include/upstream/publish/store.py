@@ -14,18 +14,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from upstream.common import sha256_of
 from upstream.publish.feeds import feed_names
 from upstream.report import dbt_dictionary
 from upstream.settings import Settings
 from upstream.warehouse import connection, sql_literal
-
-if TYPE_CHECKING:
-    from upstream.publish.candidate import Candidate
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +33,32 @@ class PublishRefused(RuntimeError):
 
 class PublicationError(RuntimeError):
     """The published folder is inconsistent in a way that cannot be repaired automatically."""
+
+
+# What a build hands to the gate and the store: the candidate file and what it covers.
+@dataclass(frozen=True)
+class Candidate:
+    path: Path
+    version: int
+    run_id: str
+    interval_start: date
+    interval_end: date
+    row_counts: dict[str, int]
+
+    @property
+    def gate_record(self) -> Path:
+        return self.path.with_name(self.path.name + ".gate.json")
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "version": self.version, "run_id": self.run_id,
+                "interval_start": self.interval_start.isoformat(),
+                "interval_end": self.interval_end.isoformat(), "row_counts": self.row_counts}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Candidate:
+        return cls(Path(doc["path"]), int(doc["version"]), doc["run_id"],
+                   date.fromisoformat(doc["interval_start"]),
+                   date.fromisoformat(doc["interval_end"]), dict(doc["row_counts"]))
 
 
 _held = threading.local()
