@@ -103,3 +103,24 @@ def test_a_run_without_a_logical_date_covers_the_day_before_it_runs():
     assert run_interval(start, end, run) == (date(2026, 11, 3), date(2026, 11, 4))
     with pytest.raises(InvalidParams, match="trigger it with a logical_date"):
         run_interval(None, None, SimpleNamespace())
+
+
+def test_both_dags_resolve_first_day_as_of_and_params_through_one_shape():
+    """transform/build_candidate are written once (dag_factories.transform_and_publish); the
+    two resolvers give them (first day, as-of date, params) from an Airflow context."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from upstream.pipeline import daily_scope, publish_scope
+
+    daily = {"data_interval_start": datetime(2026, 11, 3, tzinfo=UTC),
+             "data_interval_end": datetime(2026, 11, 4, tzinfo=UTC),
+             "dag_run": SimpleNamespace(), "params": {"mode": "full_refresh"}}
+    assert daily_scope(daily) == (date(2026, 11, 3), date(2026, 11, 4), {"mode": "full_refresh"})
+    triggered = {"logical_date": datetime(2026, 11, 26, 4, tzinfo=UTC),
+                 "triggering_asset_events": {
+                     "web": [SimpleNamespace(extra={"last_day": "2026-11-24"})]}}
+    assert publish_scope(triggered) == (date(2026, 11, 24), date(2026, 11, 25), {"mode": "daily"})
+    timed = {"logical_date": datetime(2026, 11, 26, 4, tzinfo=UTC), "triggering_asset_events": {}}
+    assert publish_scope(timed) == (date(2026, 11, 25), date(2026, 11, 26),
+                                    {"mode": "full_refresh"})
