@@ -1,5 +1,4 @@
-"""One landing file into its raw table, all or nothing (see :mod:`upstream.ingest`).
-"""
+"""One landing file into its raw table, all or nothing (see :mod:`upstream.ingest`)."""
 
 from __future__ import annotations
 
@@ -13,11 +12,7 @@ import duckdb
 
 from upstream.common import percent, quote_ident, safe_excerpt, sha256_of
 from upstream.contracts import Contract
-from upstream.erasure import (
-    create_ledger_tables,
-    erased_rows_sql,
-    identifier_sql,
-)
+from upstream.erasure import create_ledger_tables, erased_rows_sql, identifier_sql
 from upstream.ingest import manifest
 from upstream.ingest.landing import REDELIVER, LandingError
 from upstream.ingest.manifest import FileResult, previous

@@ -1,5 +1,4 @@
-"""What an ingest did: a summary for XCom and logs, ``raw._ingest_runs``, totals per source.
-"""
+"""What an ingest did: a summary for XCom and logs, ``raw._ingest_runs``, totals per source."""
 
 from __future__ import annotations
 

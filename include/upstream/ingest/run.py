@@ -1,5 +1,4 @@
-"""One source's files for some days: planned, hashed once, loaded in parallel waves.
-"""
+"""One source's files for some days: planned, hashed once, loaded in parallel waves."""
 
 from __future__ import annotations
 
@@ -13,11 +12,7 @@ import duckdb
 
 from upstream.common import sha256_of
 from upstream.contracts import Contract, contracts_for
-from upstream.erasure import (
-    erase,
-    forget_derived,
-    ledger_hashes,
-)
+from upstream.erasure import erase, forget_derived, ledger_hashes
 from upstream.ingest.landing import landing_files
 from upstream.ingest.load import ensure_raw_table, load_file
 from upstream.ingest.manifest import MANIFEST_DDL, FileResult

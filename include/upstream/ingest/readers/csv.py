@@ -1,5 +1,4 @@
-"""The CSV reader: the contract's pinned dialect, typed casts, rejects with their lines.
-"""
+"""The CSV reader: the contract's pinned dialect, typed casts, rejects with their lines."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""The NDJSON reader (gzipped or not): one JSON object per line, typed casts, rejects.
-"""
+"""The NDJSON reader (gzipped or not): one JSON object per line, typed casts, rejects."""
 
 from __future__ import annotations
 
