@@ -15,8 +15,9 @@ import duckdb
 import pytest
 
 from upstream import publish as pub
+from upstream.common import sha256_of
 from upstream.gate import run_gate
-from upstream.publish import feed_names
+from upstream.publish import feed_names, store
 
 from ..conftest import AS_OF, DAYS, PROJECT_DIR
 
@@ -49,7 +50,7 @@ def test_each_publish_is_a_new_immutable_version_with_feeds_and_checksums(wareho
     assert sorted(second["checksums"]) == ["design.duckdb"] + sorted(
         f"feeds/{table}.parquet" for table in FEEDS)
     for rel, digest in second["checksums"].items():
-        assert pub.sha256_of(folder / rel) == digest
+        assert sha256_of(folder / rel) == digest
     con = duckdb.connect()
     assert con.execute(f"select count(*) from '{folder}/feeds/customer_needs.parquet'"
                        ).fetchone()[0] == second["row_counts"]["customer_needs"]
@@ -93,7 +94,7 @@ def test_crash_between_writing_version_and_repointing_keeps_old_current(warehous
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("power cut")
 
-    monkeypatch.setattr(pub, "_point_current", crash)
+    monkeypatch.setattr(store, "_point_current", crash)
     with pytest.raises(KeyboardInterrupt):
         _publish(s, "run-2")
     monkeypatch.undo()
@@ -131,6 +132,7 @@ def test_current_pointing_at_a_deleted_version_is_repaired(warehouse):
 READER = textwrap.dedent("""
     import duckdb, json, pathlib, sys, time
     db, versions, stop = sys.argv[1], pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
+    FEEDS = json.loads(sys.argv[4])
     seen, reads = set(), 0
     while not stop.exists():
         con = duckdb.connect(db, read_only=True)
@@ -154,7 +156,7 @@ def test_parallel_readers_never_see_errors_or_mixed_versions(warehouse, tmp_path
     _publish(s, "run-0")
     stop = tmp_path / "stop"
     readers = [subprocess.Popen([sys.executable, "-c", READER, str(s.published_db),
-                                 str(s.versions_dir), str(stop)],
+                                 str(s.versions_dir), str(stop), json.dumps(FEEDS)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(3)]
     try:

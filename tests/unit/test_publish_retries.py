@@ -13,6 +13,7 @@ import pytest
 
 from upstream import publish as pub
 from upstream.gate import run_gate
+from upstream.publish import store
 
 from ..conftest import AS_OF, DAYS
 
@@ -31,15 +32,15 @@ def _publishes(settings):
 def test_a_retried_publish_finishes_what_the_first_try_left(warehouse, monkeypatch, step):
     settings = warehouse
     cand = _gated(settings, "run-1")
-    real = getattr(pub, step)
+    real = getattr(store, step)
 
     def crash(*args, **kwargs):
         raise OSError(f"simulated crash in {step}")
 
-    monkeypatch.setattr(pub, step, crash)
+    monkeypatch.setattr(store, step, crash)
     with pytest.raises(OSError, match="simulated crash"):
         pub.publish_candidate(settings, cand)
-    monkeypatch.setattr(pub, step, real)
+    monkeypatch.setattr(store, step, real)
 
     manifest = pub.publish_candidate(settings, cand)  # the retry, same candidate
     assert manifest["version"] == cand.version and manifest["run_id"] == "run-1"
@@ -55,7 +56,7 @@ def test_a_retry_after_repair_removed_the_half_publication_says_what_to_do(wareh
                                                                             monkeypatch):
     settings = warehouse
     cand = _gated(settings, "run-1")
-    monkeypatch.setattr(pub, "_export_feeds", lambda *a, **k: (_ for _ in ()).throw(OSError()))
+    monkeypatch.setattr(store, "_export_feeds", lambda *a, **k: (_ for _ in ()).throw(OSError()))
     with pytest.raises(OSError):
         pub.publish_candidate(settings, cand)
     monkeypatch.undo()
@@ -67,13 +68,14 @@ def test_a_retry_after_repair_removed_the_half_publication_says_what_to_do(wareh
 SLOW_PUBLISH = textwrap.dedent("""
     import json, sys, time
     from upstream import publish as pub
+    from upstream.publish import store
     from upstream.settings import get_settings
-    real = pub._export_feeds
+    real = store._export_feeds
     def slow(*args, **kwargs):
         print("exporting", flush=True)
         time.sleep(4)
         return real(*args, **kwargs)
-    pub._export_feeds = slow
+    store._export_feeds = slow
     manifest = pub.publish_candidate(get_settings(), pub.Candidate.from_json(json.loads(sys.argv[1])))
     print("published", manifest["version"], flush=True)
 """)
