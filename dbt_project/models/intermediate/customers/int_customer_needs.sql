@@ -2,7 +2,8 @@
 -- grants profiling consent: fit, affinities, price, customisation, unmet demand, value and
 -- lifecycle, with exact figures. Internal: the published marts.customer_needs coarsens what
 -- could single a person out (quasi-identifiers). Every rule is in the model it comes from or in
--- the comment beside its CTE; the columns are described in marts/_marts__models.yml (customer_needs).
+-- the comment beside its CTE; the columns are described in marts/_marts__models.yml
+-- (customer_needs).
 {% set as_of = var('as_of_date') %}
 {% set dimensions = ['category', 'colour', 'material', 'fit'] %}
 with golden as (
