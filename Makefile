@@ -47,7 +47,7 @@ test: venv ## the whole test suite (unit, DAG integrity, integration, system, br
 test-fast: venv ## the fast tier (under a minute): unit and DAG tests without dbt builds
 	$(BIN)/pytest -m "not slow and not integration and not system and not browser"
 
-bench: venv ## benchmark at BENCH_SF (default 1): generation, ingest vs DuckDB floor, dbt
+bench: airflow-init ## the DAG at BENCH_SF (default 1): full refresh of 7 days, the next day, floors, RSS
 	$(BIN)/upstream bench --sf $(or $(BENCH_SF),1) --days 7
 
 services-up: venv ## PostgreSQL + api-server, scheduler, dag-processor, triggerer on 127.0.0.1

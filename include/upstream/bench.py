@@ -1,15 +1,26 @@
-"""`upstream bench`: generation, ingest and dbt figures at a scale factor, with ratios.
+"""`upstream bench` (`make bench`): the daily DAG through real Airflow at a scale factor, with
+the floors it is measured against.
 
-The floor for ingest is DuckDB's plain read of the same files into a table with the contract's
-types (no checks, no manifest, no quarantine). Targets are reported, never asserted.
+1. generates ``days + 1`` days at ``sf`` (in its own process: time and peak RSS);
+2. measures the floors over the first ``days`` days: DuckDB's plain read of the same files
+   into memory, and into a DuckDB file (what any loader pays at least to persist them);
+3. runs ``upstream_daily`` through ``airflow dags test`` as a full refresh over those days,
+   then the following day in daily mode, and keeps every task's wall time and the peak RSS of
+   the largest process (Airflow, and dbt under it);
+4. prints the figures and ratios and writes them to ``.bench/results.json`` (and
+   ``.bench/results-sf<sf>.json``; with another scale's file beside it, also the growth).
+
+Targets are reported, never asserted: a benchmark, not a test.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import resource
+import os
 import shutil
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from datetime import date, timedelta
@@ -17,27 +28,23 @@ from pathlib import Path
 
 import duckdb
 
-from upstream.contracts import Contract
-from upstream.generate import generate
-from upstream.ingest import ingest_source, landing_files
-from upstream.publish.feeds import feed_names, relations
+from upstream.contracts import Contract, sources
+from upstream.ingest import landing_files
+from upstream.runner import dags_test
 from upstream.settings import Settings
-from upstream.transform import run_dbt
 from upstream.warehouse import sql_literal
 
 log = logging.getLogger(__name__)
 START = date(2026, 11, 1)
-
-
-def _peak_rss_mib() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+# The issue's targets at SF 10 on a 2-core machine (reported beside the figures).
+TARGETS = {"full_s": 180, "full_over_floor_mem": 3.0, "day_over_full": 0.10, "peak_rss_mb": 8192,
+           "ingest_over_floor_file": 2.0}
 
 
 def _plain_read_sql(contract: Contract, paths: list[Path]) -> str:
     files = "[" + ", ".join(sql_literal(str(p)) for p in paths) + "]"
-    columns = "{" + ", ".join(f"{sql_literal(c.name)}: {sql_literal(c.type)}" for c in contract.columns) + "}"
+    columns = "{" + ", ".join(f"{sql_literal(c.name)}: {sql_literal(c.type)}"
+                              for c in contract.columns) + "}"
     if contract.format == "ndjson":
         return (f"select * from read_json({files}, format='newline_delimited', columns={columns}, "
                 "ignore_errors=true)")
@@ -50,8 +57,8 @@ def floor_seconds(settings: Settings, source: str, days: list[date],
                   database: Path | None = None) -> tuple[float, int]:
     """Seconds for DuckDB to read every file of the source into typed tables; rows read.
 
-    In memory by default (the floor the target refers to); with ``database``, into tables of
-    that DuckDB file, committed: what any loader pays at least to persist the same rows.
+    In memory by default; with ``database``, into tables of that DuckDB file, committed: what
+    any loader pays at least to persist the same rows.
     """
     by_contract: dict[str, tuple[Contract, list[Path]]] = {}
     for day in days:
@@ -74,99 +81,130 @@ def floor_seconds(settings: Settings, source: str, days: list[date],
                 p.unlink(missing_ok=True)
 
 
-def dbt_layer_seconds(settings: Settings) -> dict[str, float]:
-    """Seconds per layer of the last dbt invocation (its run_results.json; one thread, so the
-    layers add up to the build minus dbt's start-up and parse)."""
-    target = settings.data_dir / "dbt" / "target"
-    results = json.loads((target / "run_results.json").read_text())["results"]
-    nodes = json.loads((target / "manifest.json").read_text())["nodes"]
-    layers: dict[str, float] = {}
-    for result in results:
-        node = nodes.get(result["unique_id"], {})
-        kind = node.get("resource_type", result["unique_id"].split(".")[0])
-        if kind == "exposure":
-            continue
-        if kind == "model":
-            layer = node["fqn"][1] if len(node["fqn"]) > 2 else "models"
-        else:
-            layer = {"test": "tests", "unit_test": "tests", "seed": "seeds",
-                     "snapshot": "snapshots"}.get(kind, kind)
-        layers[layer] = layers.get(layer, 0.0) + result["execution_time"]
-    return {k: round(v, 2) for k, v in sorted(layers.items())}
+def _measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(seconds, peak RSS MiB) of a command run to completion; its output goes to the log."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    output = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{output[-2000:]}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
 
 
-def mart_rows(settings: Settings) -> dict[str, int]:
-    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    try:
-        marts = relations(settings.dbt_manifest, feed_names(settings.dbt_project_dir),
-                          database=None)
-        return {t: con.execute(f"select count(*) from {rel}").fetchone()[0]
-                for t, rel in sorted(marts.items())}
-    finally:
-        con.close()
+def _environment(bench: Settings) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "UPSTREAM_LANDING_DIR"}
+    env.update(UPSTREAM_PROJECT_DIR=str(bench.project_dir), UPSTREAM_DATA_DIR=str(bench.data_dir),
+               UPSTREAM_PUBLISHED_DIR=str(bench.published_dir))
+    return env
 
 
-def run(settings: Settings, *, sf: float, days: int, seed: int = 42, dbt: bool = True) -> dict:
+def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, env: dict) -> dict:
+    run = dags_test(airflow, "upstream_daily", run_date.isoformat(), {"mode": mode},
+                    bench.data_dir / "logs" / f"{name}.log", out=None, env=env)
+    if run.returncode != 0 or not run.published:
+        error = run.failures[-1].get("error") if run.failures else "no task reported"
+        raise RuntimeError(f"bench {name} run failed: {error} (log: "
+                           f"{bench.data_dir / 'logs' / (name + '.log')})")
+    return {"seconds": round(run.seconds, 1), "peak_rss_mib": round(run.peak_rss_mib),
+            "tasks": {e["task"]: e["seconds"] for e in run.events},
+            "task_rss_mib": {e["task"]: e.get("peak_rss_mib") for e in run.events}}
+
+
+def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
+        airflow: str | None = None) -> dict:
+    """Measure SF ``sf``: ``days`` days as a full refresh, then the next day (see the module)."""
     root = settings.data_dir / "bench" / f"sf{sf:g}"
     shutil.rmtree(root, ignore_errors=True)
-    bench = replace(settings, data_dir=root, published_dir=root / "published")
-    day_list = [START + timedelta(days=i) for i in range(days)]
-    figures: dict = {"sf": sf, "days": days, "sources": {}}
+    bench = replace(settings, data_dir=root, published_dir=root / "published", landing_root=None)
+    env = _environment(bench)
+    airflow = airflow or str(Path(sys.executable).with_name("airflow"))
+    upstream = str(Path(sys.executable).with_name("upstream"))
+    full_days = [START + timedelta(days=i) for i in range(days)]
 
-    started = time.perf_counter()
-    summary = generate(bench.landing_dir, seed=seed, sf=sf, days=days, start=START)
-    figures["generate_seconds"] = round(time.perf_counter() - started, 2)
-    figures["generated_rows"] = dict(summary.rows)
-    figures["landing_mib"] = round(sum(p.stat().st_size for p in summary.files) / 2**20, 1)
-
-    total_ingest = total_floor = 0.0
-    for source in ("catalogue", "crm", "web", "orders"):
-        floor, floor_rows = floor_seconds(bench, source, day_list)
-        persisted, _ = floor_seconds(bench, source, day_list, root / "floor.duckdb")
-        started = time.perf_counter()
-        report = ingest_source(bench, source, day_list).summary()
-        seconds = time.perf_counter() - started
-        total_ingest, total_floor = total_ingest + seconds, total_floor + floor
-        figures["sources"][source] = {
-            "rows_read": report["rows_read"], "rows_loaded": report["rows_loaded"],
-            "rows_quarantined": report["rows_quarantined"], "ingest_seconds": round(seconds, 2),
-            "rows_per_second": round(report["rows_read"] / seconds) if seconds else None,
-            "floor_seconds": round(floor, 2), "floor_rows": floor_rows,
-            "floor_persisted_seconds": round(persisted, 2),
-            "ratio_to_floor": round(seconds / floor, 2) if floor else None,
-        }
-    figures["ingest_seconds"] = round(total_ingest, 2)
-    figures["floor_seconds"] = round(total_floor, 2)
-    figures["ingest_ratio_to_floor"] = round(total_ingest / total_floor, 2)
-
-    if dbt:
-        started = time.perf_counter()
-        run_dbt(bench, ["build"], as_of=day_list[-1] + timedelta(days=1))
-        figures["dbt_build_seconds"] = round(time.perf_counter() - started, 2)
-        figures["dbt_layer_seconds"] = dbt_layer_seconds(bench)
-        figures["mart_rows"] = mart_rows(bench)
-    figures["peak_rss_mib"] = round(_peak_rss_mib(), 1)
-    figures["warehouse_mib"] = round(bench.warehouse_path.stat().st_size / 2**20, 1)
+    generate_s, generate_rss = _measured(
+        [upstream, "generate", "--seed", str(seed), "--sf", str(sf), "--days", str(days + 1),
+         "--start", START.isoformat(), "--out", str(bench.landing_dir), "--quiet"], env)
+    figures: dict = {"sf": sf, "days": days, "generate_s": round(generate_s, 1),
+                     "generate_rss_mb": round(generate_rss), "sources": {}}
+    floor_mem = floor_file = 0.0
+    for source in sources():
+        mem, rows = floor_seconds(bench, source, full_days)
+        persisted, _ = floor_seconds(bench, source, full_days, root / "floor.duckdb")
+        figures["sources"][source] = {"rows": rows, "floor_mem_s": round(mem, 2),
+                                      "floor_file_s": round(persisted, 2)}
+        floor_mem, floor_file = floor_mem + mem, floor_file + persisted
+    full = _dag(airflow, bench, full_days[-1] + timedelta(days=1), "full_refresh", "full", env)
+    day = _dag(airflow, bench, full_days[-1] + timedelta(days=2), "daily", "day", env)
+    ingest_s = sum(s for t, s in full["tasks"].items() if t.startswith("ingest_"))
+    for source, f in figures["sources"].items():
+        f["ingest_s"] = full["tasks"].get(f"ingest_{source}")
+        f["ingest_over_floor_file"] = _ratio(f["ingest_s"], f["floor_file_s"])
+    figures.update(
+        full_s=full["seconds"], day_s=day["seconds"], floor_mem_s=round(floor_mem, 2),
+        floor_file_s=round(floor_file, 2), ingest_s=round(ingest_s, 1),
+        peak_rss_mb=max(full["peak_rss_mib"], day["peak_rss_mib"]),
+        tasks=full["tasks"], day_tasks=day["tasks"], task_rss_mb=full["task_rss_mib"],
+        day_task_rss_mb=day["task_rss_mib"],
+        ratios={"full_over_floor_mem": _ratio(full["seconds"], floor_mem),
+                "full_over_floor_file": _ratio(full["seconds"], floor_file),
+                "day_over_full": _ratio(day["seconds"], full["seconds"]),
+                "ingest_over_floor_file": _ratio(ingest_s, floor_file)},
+        warehouse_mb=round(bench.warehouse_path.stat().st_size / 2**20))
     return figures
 
 
-def render(figures: dict) -> str:
-    lines = [f"SF {figures['sf']} over {figures['days']} days: {figures['landing_mib']} MiB of "
-             f"landing files generated in {figures['generate_seconds']} s",
-             f"{'source':<10} {'rows read':>11} {'ingest s':>9} {'rows/s':>10} {'floor s':>8} "
-             f"{'ratio':>6} {'floor->file s':>14}"]
-    for source, f in figures["sources"].items():
-        lines.append(f"{source:<10} {f['rows_read']:>11} {f['ingest_seconds']:>9} "
-                     f"{f['rows_per_second']!s:>10} {f['floor_seconds']:>8} "
-                     f"{f['ratio_to_floor']!s:>6} {f['floor_persisted_seconds']:>14}")
-    lines.append(f"{'total':<10} {'':>11} {figures['ingest_seconds']:>9} {'':>10} "
-                 f"{figures['floor_seconds']:>8} {figures['ingest_ratio_to_floor']:>6}  "
-                 "(target: ratio <= 2.0)")
-    if "dbt_build_seconds" in figures:
-        layers = ", ".join(f"{k} {v} s" for k, v in figures["dbt_layer_seconds"].items())
-        lines.append(f"dbt build: {figures['dbt_build_seconds']} s ({layers}; the rest is "
-                     "dbt start-up and parse)")
-        lines.append("mart rows: " + ", ".join(f"{k} {v}" for k, v in figures["mart_rows"].items()))
-    lines.append(f"peak RSS: {figures['peak_rss_mib']} MiB; warehouse {figures['warehouse_mib']} MiB")
-    lines.append(json.dumps(figures))
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def save(figures: dict, folder: Path) -> dict | None:
+    """Write ``results.json`` and ``results-sf<sf>.json``; return another scale's figures."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(figures, indent=2) + "\n"
+    (folder / "results.json").write_text(text)
+    (folder / f"results-sf{figures['sf']:g}.json").write_text(text)
+    others = sorted(p for p in folder.glob("results-sf*.json")
+                    if p.name != f"results-sf{figures['sf']:g}.json")
+    return json.loads(others[0].read_text()) if others else None
+
+
+def render(figures: dict, other: dict | None = None) -> str:
+    ratios = figures["ratios"]
+    lines = [
+        f"SF {figures['sf']:g}: {figures['days']} days as a full refresh, then day "
+        f"{figures['days'] + 1} in daily mode, through airflow dags test upstream_daily",
+        f"generation of {figures['days'] + 1} days: {figures['generate_s']} s, peak RSS "
+        f"{figures['generate_rss_mb']} MiB",
+        f"{'task':<17} {'full s':>7} {'RSS MiB':>8} {'day s':>7} {'RSS MiB':>8}"]
+    for task, seconds in figures["tasks"].items():
+        lines.append(f"{task:<17} {seconds:>7} {figures['task_rss_mb'].get(task)!s:>8} "
+                     f"{figures['day_tasks'].get(task)!s:>7} "
+                     f"{figures['day_task_rss_mb'].get(task)!s:>8}")
+    lines += [
+        f"{'whole run':<17} {figures['full_s']:>7} {'':>8} {figures['day_s']:>7}   (wall, "
+        "Airflow start-up included)",
+        f"peak RSS of the largest process: {figures['peak_rss_mb']} MiB (target <= "
+        f"{TARGETS['peak_rss_mb']})",
+        f"floors over the same files: in memory {figures['floor_mem_s']} s, into a DuckDB file "
+        f"{figures['floor_file_s']} s",
+        f"full / in-memory floor {ratios['full_over_floor_mem']} (target <= "
+        f"{TARGETS['full_over_floor_mem']}), full / persisted floor "
+        f"{ratios['full_over_floor_file']}, day / full {ratios['day_over_full']} (target <= "
+        f"{TARGETS['day_over_full']})",
+        f"ingest {figures['ingest_s']} s = {ratios['ingest_over_floor_file']} x the persisted "
+        f"floor (target <= {TARGETS['ingest_over_floor_file']}); per source: " + ", ".join(
+            f"{s} {f['ingest_s']} s / {f['floor_file_s']} s = {f['ingest_over_floor_file']}"
+            for s, f in figures["sources"].items()),
+    ]
+    if other:
+        factor = figures["sf"] / other["sf"]
+        grow = ", ".join(
+            f"{key} {_ratio(figures[key], other[key])}x" for key in
+            ("generate_s", "floor_mem_s", "floor_file_s", "ingest_s", "full_s", "day_s",
+             "peak_rss_mb") if other.get(key))
+        lines.append(f"growth from SF {other['sf']:g} to SF {figures['sf']:g} "
+                     f"(data {factor:g}x): {grow}")
     return "\n".join(lines)

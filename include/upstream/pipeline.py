@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import resource
 import time
 from datetime import UTC, date, timedelta
 from typing import Any
@@ -107,10 +108,13 @@ def _date_or_none(name: str) -> date | None:
 
 
 def progress(task: str, started: float, **figures: Any) -> None:
-    """One ``PROGRESS {json}`` log line per finished task: its wall time and key figures, which
-    `upstream run-dag` (make run) prints as the run goes."""
+    """One ``PROGRESS {json}`` log line per finished task: its wall time, key figures and the
+    peak RSS so far of the task's process and its children (dbt), which `upstream run-dag`
+    (make run) prints as the run goes and `upstream bench` collects."""
+    rss = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+              resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
     log.info("PROGRESS %s", json.dumps({"task": task, "seconds": round(time.time() - started, 1),
-                                        **figures}, default=str))
+                                        **figures, "peak_rss_mib": round(rss)}, default=str))
 
 
 def ingest(source: str, day: date, params: dict | None = None,
