@@ -207,6 +207,9 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                ("intermediate", "int_web__events",
                 "customer_id in (select unnest(?::varchar[])) or "
                 "anonymous_id in (select unnest(?::varchar[]))", [ids, anons]),
+               ("intermediate", "int_web__events_attributed",
+                "person_id in (select unnest(?::varchar[])) or "
+                "anonymous_id in (select unnest(?::varchar[]))", [ids, anons]),
                ("intermediate", "int_identity__map",
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
                ("intermediate", "int_order_lines__enriched",
@@ -343,7 +346,7 @@ def erase(settings: Settings, crm_ids: list[str], *, via: str, ticket: str | Non
                                     ticket=ticket, request=report.request)
     else:
         own = con is None
-        con = con or connect(settings.warehouse_path)
+        con = con or connect(settings.warehouse_path, limits=settings.duckdb_limits)
         try:
             _forget(settings, con, person_identifiers(con, ids), report, ticket=ticket)
         finally:

@@ -193,7 +193,7 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
     previous_db = (settings.versions_dir / version_name(previous["version"]) / "design.duckdb"
                    if previous else None)
     result = GateResult(success=True, sha256=sha256_of(candidate.path))
-    with connection(candidate.path, read_only=True) as con:
+    with connection(candidate.path, read_only=True, limits=settings.duckdb_limits) as con:
         tables = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main' "
             "order by 1").fetchall()]

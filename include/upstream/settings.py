@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPSTREAM_MIN_GROUP_SIZE", "5", "k for small-group suppression in aggregates"),
     Setting("UPSTREAM_DEMAND_WINDOW_DAYS", "28", "window of `design_demand`"),
     Setting("UPSTREAM_KEEP_VERSIONS", "5", "published versions kept"),
+    Setting("UPSTREAM_MEMORY_LIMIT", "", "DuckDB memory limit of every warehouse connection "
+            "(ingest, dbt, gate, publish, erasure), e.g. `6GB`; beyond it DuckDB spills to "
+            "`<data>/tmp/duckdb` (default: a quarter of the machine's RAM, at least 1GB)"),
     Setting("UPSTREAM_INGEST_WORKERS", "2", "files loaded in parallel (each in its own "
             "transaction)"),
     Setting("UPSTREAM_MAX_SHRINK", "0.5", "largest share a feed may shrink against the last "
@@ -67,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
             "before it are refused with a message"),
 )
 DEFAULTS: dict[str, str] = {s.env: s.default for s in SETTINGS}
+
+
+def machine_memory_limit() -> str:
+    """A quarter of this machine's RAM, at least 1 GB: the default DuckDB memory limit (DuckDB's
+    own default, 80 %, lets one model take the machine; SF 10's customer_needs took 19.5 GiB)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{max(1024, total // 4 // 2**20)}MB"
 
 
 def _project_dir() -> Path:
@@ -141,6 +151,15 @@ class Settings:
     landing_root: Path | None = None
     # key of the erasure ledger's hashes: UPSTREAM_ERASURE_SECRET, else a local random key
     erasure_secret: str | None = None
+    # DuckDB memory_limit of warehouse connections: UPSTREAM_MEMORY_LIMIT, else machine_memory_limit()
+    memory_limit: str | None = None
+
+    @property
+    def duckdb_limits(self) -> dict[str, str]:
+        """``memory_limit`` and ``temp_directory`` (where DuckDB spills beyond the limit) for
+        every warehouse connection and dbt."""
+        return {"memory_limit": self.memory_limit or machine_memory_limit(),
+                "temp_directory": str(self.data_dir / "tmp" / "duckdb")}
 
     @property
     def landing_dir(self) -> Path:
@@ -197,6 +216,8 @@ class Settings:
             "DBT_PROFILES_DIR": str(self.dbt_project_dir),
             "UPSTREAM_DEMAND_WINDOW_DAYS": str(self.demand_window_days),
             "UPSTREAM_MIN_GROUP_SIZE": str(self.min_group_size),
+            "UPSTREAM_MEMORY_LIMIT": self.duckdb_limits["memory_limit"],
+            "UPSTREAM_TEMP_DIRECTORY": self.duckdb_limits["temp_directory"],
         }
 
 
@@ -227,6 +248,7 @@ def get_settings() -> Settings:
         landing_root=(Path(env["UPSTREAM_LANDING_DIR"]).resolve()
                       if env.get("UPSTREAM_LANDING_DIR") else None),
         erasure_secret=_text("UPSTREAM_ERASURE_SECRET", env),
+        memory_limit=_text("UPSTREAM_MEMORY_LIMIT", env),
     )
 
 

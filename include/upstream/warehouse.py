@@ -7,7 +7,7 @@ conflict is turned into an error that says which file and what to do about it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,8 +28,10 @@ class WarehouseLocked(RuntimeError):
     """Another process holds the DuckDB file."""
 
 
-def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open ``path``; lock conflicts become :class:`WarehouseLocked` with an actionable message."""
+def connect(path: Path, *, read_only: bool = False,
+            limits: Mapping[str, str] | None = None) -> duckdb.DuckDBPyConnection:
+    """Open ``path``; lock conflicts become :class:`WarehouseLocked` with an actionable message.
+    ``limits`` (``Settings.duckdb_limits``): memory_limit and the temp_directory to spill to."""
     if read_only and not path.exists():
         raise FileNotFoundError(f"DuckDB file {path} does not exist")
     if not read_only:
@@ -45,12 +47,17 @@ def connect(path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection
         raise
     # day boundaries (intervals, as-of dates, `{day}` checks) are UTC whatever the host says
     con.execute("set TimeZone = 'UTC'")
+    for name, value in (limits or {}).items():
+        if name == "temp_directory":
+            Path(value).mkdir(parents=True, exist_ok=True)
+        con.execute(f"set {name} = {sql_literal(value)}")
     return con
 
 
 @contextmanager
-def connection(path: Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = connect(path, read_only=read_only)
+def connection(path: Path, *, read_only: bool = False,
+               limits: Mapping[str, str] | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = connect(path, read_only=read_only, limits=limits)
     try:
         yield con
     finally:

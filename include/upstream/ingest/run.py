@@ -48,7 +48,7 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
     results: dict[int, FileResult] = {}
     hashes = ledger_hashes(settings)
     ledger = (erasure_secret(settings), sorted(hashes)) if hashes else None
-    with connection(settings.warehouse_path) as con:
+    with connection(settings.warehouse_path, limits=settings.duckdb_limits) as con:
         con.execute(MANIFEST_DDL)
         tables = {c.table: c for c in contracts_for(source)}
         for contract in tables.values():

@@ -57,7 +57,7 @@ def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
     feeds = published_feeds(settings.dbt_project_dir)
     where = relations(settings.dbt_manifest, [*feeds, *COVERAGE_MODELS])
     counts: dict[str, int] = {}
-    with connection(path) as con:
+    with connection(path, limits=settings.duckdb_limits) as con:
         con.execute(f"attach {sql_literal(str(settings.warehouse_path))} as wh (read_only)")
         for table, feed in feeds.items():
             con.execute(f"create table main.{table} as {feed_select(feed, where[table])}",
