@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -53,6 +54,31 @@ def load_suites(directory: Path) -> dict[str, dict]:
     if not suites:
         raise FileNotFoundError(f"no expectation suites in {directory}")
     return suites
+
+
+def checked_columns(suite: dict) -> set[str]:
+    """The columns a suite's expectations read values of (a column list only needs names)."""
+    used: set[str] = set()
+    for expectation in suite["expectations"]:
+        kwargs = expectation["kwargs"]
+        if expectation["type"] == "expect_table_columns_to_match_ordered_list":
+            continue
+        used |= {kwargs["column"]} if "column" in kwargs else set()
+        used |= set(kwargs.get("column_list", []))
+        used |= set(re.findall(r"\b(\w+)\s*==", kwargs.get("row_condition") or ""))
+    return used
+
+
+def _frame(con: Any, table: str, suite: dict) -> Any:
+    """The table as GX sees it: every row and every column name, in order, but only the values
+    the suite checks; the others come as nulls, so nested columns (maps, structs, lists) are
+    never turned into Python objects for nothing."""
+    used = checked_columns(suite)
+    columns = [r[0] for r in con.execute(
+        "select column_name from duckdb_columns() where table_name = ? order by column_index",
+        [table]).fetchall()]
+    select = ", ".join(f'"{c}"' if c in used else f'null::boolean as "{c}"' for c in columns)
+    return con.execute(f'select {select} from "{table}"').df()
 
 
 def _kwargs(cfg: Any) -> dict[str, Any]:
@@ -100,12 +126,11 @@ def _explain(failure: str) -> str:
     return failure
 
 
-def _parameters(settings: Settings, candidate: Candidate, frames: dict[str, Any]) -> dict[str, Any]:
+def _parameters(settings: Settings, candidate: Candidate, known_sizes: list[str]) -> dict[str, Any]:
     """Suite parameters (``{"$PARAMETER": name}``) shared by every table of one candidate."""
     import pandas as pd
 
     seeds = settings.dbt_project_dir / "seeds"
-    scale = frames.get("size_scale")
     return {
         "min_group_size": settings.min_group_size,
         "max_data_age_days": settings.max_data_age_days,
@@ -114,7 +139,7 @@ def _parameters(settings: Settings, candidate: Candidate, frames: dict[str, Any]
         "window_end_value": pd.Timestamp(candidate.interval_end - timedelta(days=1)),
         # vocabularies are data: the sizes the candidate's own size scale lists, the reasons
         # of the seed
-        "known_sizes": sorted(set(scale["size"])) if scale is not None else [],
+        "known_sizes": known_sizes,
         "return_reasons": seed_values(seeds, "return_reasons", "reason_code"),
     }
 
@@ -197,10 +222,12 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
         tables = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = 'main' "
             "order by 1").fetchall()]
-        frames = {t: con.table(t).df() for t in tables if t in suites}
+        frames = {t: _frame(con, t, suites[t]) for t in tables if t in suites}
+        known_sizes = sorted(r[0] for r in con.execute(
+            "select distinct size from size_scale").fetchall()) if "size_scale" in tables else []
         frames.update(_derived_frames(con, previous_db))
     frames["vocabulary_report"] = _vocabulary_frame(settings.warehouse_path, settings.dbt_manifest)
-    parameters = _parameters(settings, candidate, frames)
+    parameters = _parameters(settings, candidate, known_sizes)
     for t in sorted(set(tables) - set(suites)):
         result.failures.append(f"{t}: published table has no suite in {settings.expectations_dir}")
     for t in sorted(set(suites) - set(frames)):
