@@ -36,8 +36,11 @@ def connect(path: Path, *, read_only: bool = False,
         raise FileNotFoundError(f"DuckDB file {path} does not exist")
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
+    config = dict(limits or {})
+    if "temp_directory" in config:
+        Path(config["temp_directory"]).mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseLocked(
@@ -47,10 +50,6 @@ def connect(path: Path, *, read_only: bool = False,
         raise
     # day boundaries (intervals, as-of dates, `{day}` checks) are UTC whatever the host says
     con.execute("set TimeZone = 'UTC'")
-    for name, value in (limits or {}).items():
-        if name == "temp_directory":
-            Path(value).mkdir(parents=True, exist_ok=True)
-        con.execute(f"set {name} = {sql_literal(value)}")
     return con
 
 
