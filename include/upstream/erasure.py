@@ -207,9 +207,6 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                ("intermediate", "int_web__events",
                 "customer_id in (select unnest(?::varchar[])) or "
                 "anonymous_id in (select unnest(?::varchar[]))", [ids, anons]),
-               ("intermediate", "int_web__events_attributed",
-                "person_id in (select unnest(?::varchar[])) or "
-                "anonymous_id in (select unnest(?::varchar[]))", [ids, anons]),
                ("intermediate", "int_identity__map",
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
                ("intermediate", "int_order_lines__enriched",

@@ -2,10 +2,8 @@
 -- id when the event carries one (also a CRM id without a CRM record), else of the browser
 -- (linked by an earlier login), else the browser itself as an anonymous person ('anon:…').
 -- Events of erased customers are dropped: those carrying an erased CRM id, and those of a
--- browser that only ever logged in as erased customers. A table, built once per run: four models
--- read it (int_signals__weighted, int_customer_needs, int_demand__signals, design_unmet_demand),
--- and as a view each re-did its joins to the identity map (48 % of model time at SF 10).
-{{ config(materialized='table') }}
+-- browser that only ever logged in as erased customers. A view: consumers filter before reading.
+{{ config(materialized='view') }}
 
 with events as (
     select * from {{ ref('int_web__events') }}
