@@ -30,7 +30,7 @@ import duckdb
 
 from upstream.contracts import Contract, sources
 from upstream.ingest import landing_files
-from upstream.runner import dags_test
+from upstream.runner import dags_test, reap
 from upstream.settings import Settings
 from upstream.warehouse import sql_literal
 
@@ -87,11 +87,10 @@ def _measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     output = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    peak_rss_mib = reap(proc)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{output[-2000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    return time.perf_counter() - started, peak_rss_mib
 
 
 def _environment(bench: Settings) -> dict[str, str]:

@@ -235,12 +235,15 @@ def _run_dag(args: argparse.Namespace) -> int:
 def _contracts(args: argparse.Namespace) -> int:
     """Write (or check) the dbt source ymls generated from the landing contracts."""
     from upstream.contracts import dbt_source_path, dbt_source_yml
+    from upstream.settings import DEFAULTS
 
     settings = get_settings()
+    # the committed files carry the default, not whatever this shell sets
+    freshness_days = int(DEFAULTS["UPSTREAM_MAX_DATA_AGE_DAYS"])
     stale = []
     for source in sources():
         path = dbt_source_path(settings.dbt_project_dir, source)
-        text = dbt_source_yml(source, freshness_days=settings.max_data_age_days)
+        text = dbt_source_yml(source, freshness_days=freshness_days)
         if args.write_dbt_sources:
             path.write_text(text)
             print(f"wrote {path}")

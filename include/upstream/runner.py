@@ -65,6 +65,14 @@ class DagRun:
         return next((e for e in reversed(self.events) if e["task"] == "publish"), None)
 
 
+def reap(proc: subprocess.Popen) -> float:
+    """Wait for ``proc``, set its return code, and return the peak RSS (MiB) of the largest
+    process of its tree (the kernel's accounting of its waited-for descendants included)."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024  # KiB on Linux
+
+
 def dags_test(airflow: str, dag_id: str, run_date: str, conf: dict, log_path: Path,
               out: TextIO | None = sys.stdout, env: dict[str, str] | None = None) -> DagRun:
     """Run ``airflow dags test dag_id run_date -c conf``, the log to ``log_path`` and one line
@@ -90,11 +98,9 @@ def dags_test(airflow: str, dag_id: str, run_date: str, conf: dict, log_path: Pa
             alert = _payload(line, "ALERT")
             if alert:
                 run.failures.append(alert)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        run.peak_rss_mib = reap(proc)
     run.returncode = proc.returncode
     run.seconds = time.time() - started
-    run.peak_rss_mib = usage.ru_maxrss / 1024  # KiB on Linux
     return run
 
 

@@ -103,10 +103,10 @@ def _comment(con, dictionary: dict[str, dict]) -> None:
     column, from the dbt docs (models' yml), so any SQL client shows them."""
     for table, info in dictionary.items():
         con.execute(f"comment on table main.{table} is {sql_literal(info['description'])}")
+        present = {r[0] for r in con.execute(
+            "select column_name from duckdb_columns() where table_name = ?", [table]).fetchall()}
         for column, text in {**info["columns"], "customer_key": KEY_DESCRIPTION}.items():
-            if column in {r[0] for r in con.execute(
-                    "select column_name from duckdb_columns() where table_name = ?",
-                    [table]).fetchall()}:
+            if column in present:
                 con.execute(f'comment on column main.{table}."{column}" is {sql_literal(text)}')
     con.execute(f"comment on table main.publication is {sql_literal(PUBLICATION_COMMENTS[''])}")
     for column, text in PUBLICATION_COMMENTS.items():
