@@ -198,8 +198,9 @@ def _purge_raw(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
 
 def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                    purged: dict[str, int]) -> None:
-    """Snapshot and derived tables: the snapshot keeps history (so it must forget), the rest is
-    rebuilt by the next dbt run, but must not hold the person until then."""
+    """Snapshot and derived tables: the snapshot and the incremental models keep history (so
+    they must forget), the rest is rebuilt by the next dbt run, but must not hold the person
+    until then."""
     ids, anons = found["crm"], found["anon"]
     identifiers = [f"{kind}:{v}" for kind, values in found.items() for v in values]
     targets = [("snapshots", "snp_crm__customers", "customer_id in (select unnest(?::varchar[]))",
@@ -208,6 +209,11 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                 "customer_id in (select unnest(?::varchar[])) or "
                 "anonymous_id in (select unnest(?::varchar[]))", [ids, anons]),
                ("intermediate", "int_identity__map",
+                "identifier in (select unnest(?::varchar[]))", [identifiers]),
+               # incremental: what a run does not re-attribute stays, so it must forget here
+               ("intermediate", "int_web__events_attributed",
+                "anonymous_id in (select unnest(?::varchar[]))", [anons]),
+               ("intermediate", "int_web__events_attributed__map",
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
                ("intermediate", "int_order_lines__enriched",
                 "order_id in (select unnest(?::varchar[]))", [found["order"]])]
