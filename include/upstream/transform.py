@@ -42,6 +42,8 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",
     }
+    # DuckDB creates only the last folder of its spill path: a cleaned data/tmp would fail dbt
+    Path(settings.duckdb_limits["temp_directory"]).mkdir(parents=True, exist_ok=True)
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir)]
     log.info("running %s (as of %s)", " ".join(cmd), as_of)
     # streamed: every dbt line reaches the task log when dbt prints it (real timestamps)
