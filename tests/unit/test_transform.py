@@ -160,7 +160,8 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
     for source in ("crm", "orders", "web"):
         ingest_source(settings, source, DAYS[2:4])
     run_dbt(settings, ["build"], as_of=AS_OF)  # incremental: only the new loads
-    marts = ("customer_needs", "design_customer_briefs", "design_demand", "design_unmet_demand")
+    marts = ("customer_needs", "design_customer_briefs", "design_demand", "design_demand_weekly",
+             "design_unmet_demand")
     queries = {"events": "select * exclude (_loaded_at) from intermediate.int_web__events "
                          "order by event_id",
                "attributed": "select * exclude (_loaded_at) "

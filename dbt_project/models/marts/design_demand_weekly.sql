@@ -5,51 +5,34 @@
 -- and the current week are partial). Cells with fewer than min_group_size people are
 -- suppressed (privacy).
 {% set k = var('min_group_size') | int %}
-{% set as_of = var('as_of_date') %}
 {% set attributes = ['size', 'colour', 'material', 'fit'] %}
-with demand_signals as (
-    select * from {{ ref('int_demand__signals') }}
-    where signal_at < date '{{ as_of }}'
-),
-
-signals as (
-    select
-        date_trunc('week', demand_signals.signal_at)::date as week_start,
-        demand_signals.signal_at::date as signal_day,
-        demand_signals.category,
-        demand_signals.size,
-        demand_signals.colour,
-        demand_signals.material,
-        demand_signals.fit,
-        demand_signals.person_id,
-        demand_signals.signal,
-        demand_signals.quantity
-    from demand_signals
+with cells as (
+    select * from {{ ref('int_demand__weekly_cells') }}
 ),
 
 days as (
     select
         week_start,
-        count(distinct signal_day) as days_covered
-    from signals
+        bit_count(bit_or(weekdays)) as days_covered
+    from cells
     group by week_start
 ),
 
 long as (
     {% for attribute in attributes %}
         select
-            signals.week_start,
-            signals.category,
+            cells.week_start,
+            cells.category,
             '{{ attribute }}' as attribute,
-            signals.{{ attribute }} as value,
-            coalesce(sum(signals.quantity) filter (where signals.signal = 'order'), 0) as units,
-            count(*) filter (where signals.signal = 'product_view') as product_views,
-            count(*) filter (where signals.signal = 'add_to_cart') as cart_adds,
-            count(*) filter (where signals.signal = 'wishlist') as wishlist_adds,
-            count(distinct signals.person_id) as customer_count
-        from signals
-        where signals.{{ attribute }} is not null and signals.category is not null
-        group by signals.week_start, signals.category, signals.{{ attribute }}
+            cells.{{ attribute }} as value,
+            sum(cells.units) as units,
+            sum(cells.product_views) as product_views,
+            sum(cells.cart_adds) as cart_adds,
+            sum(cells.wishlist_adds) as wishlist_adds,
+            count(distinct cells.person_id) as customer_count
+        from cells
+        where cells.{{ attribute }} is not null and cells.category is not null
+        group by cells.week_start, cells.category, cells.{{ attribute }}
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 ),
