@@ -14,11 +14,26 @@
     )), '')
 {%- endmacro %}
 
-{% macro _synonym(kind, key) -%}
-    (
-        select syn.canonical_value from {{ ref('value_synonyms') }} as syn
-        where syn.kind = '{{ kind }}' and syn.raw_value = {{ key }}
+{#
+  The value column of the row of a reference table whose key column equals `key` (null if
+  none): the table is read once per query into a MAP (an uncorrelated subquery) and looked up
+  per row. As a correlated subquery, DuckDB materialised every input row with all its columns
+  before joining (the 7.5 M web events of one SF 10 day: 33 s for the staging view, 2 s now).
+#}
+{% macro _lookup(relation, key_column, value_column, key, where='true') -%}
+    map_extract_value(
+        (
+            select map(list(lookup.{{ key_column }}), list(lookup.{{ value_column }}))
+            from {{ relation }} as lookup
+            where {{ where }} and lookup.{{ key_column }} is not null
+        ),
+        {{ key }}
     )
+{%- endmacro %}
+
+{% macro _synonym(kind, key) -%}
+    {{ _lookup(ref('value_synonyms'), 'raw_value', 'canonical_value', key,
+               where="lookup.kind = '" ~ kind ~ "'") }}
 {%- endmacro %}
 
 {# Sizes: upper case, single spaces; synonyms ('extra large' -> XL, 'N/A' -> ONE SIZE). #}
@@ -39,10 +54,7 @@
 
 {# ISO 3166-1 alpha-2 from a code or a name in one of our markets' languages; null if unknown. #}
 {% macro normalise_country(column) -%}
-    (
-        select country.country_code from {{ ref('countries') }} as country
-        where country.alias = {{ vocabulary_key(column, 'upper') }}
-    )
+    {{ _lookup(ref('countries'), 'alias', 'country_code', vocabulary_key(column, 'upper')) }}
 {%- endmacro %}
 
 {#
@@ -51,10 +63,8 @@
 #}
 {% macro normalise_return_reason(column) -%}
     coalesce(
-        (
-            select reason.reason_code from {{ ref('return_reasons') }} as reason
-            where reason.reason_code = replace({{ vocabulary_key(column, 'lower') }}, ' ', '_')
-        ),
+        {{ _lookup(ref('return_reasons'), 'reason_code', 'reason_code',
+                   "replace(" ~ vocabulary_key(column, 'lower') ~ ", ' ', '_')") }},
         {{ _synonym('return_reason', vocabulary_key(column, 'lower')) }}
     )
 {%- endmacro %}

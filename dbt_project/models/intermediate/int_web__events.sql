@@ -2,7 +2,10 @@
 -- run whose id is not known yet. The first delivery wins (load time, then file and line), the
 -- same rule a full refresh applies to all of raw, so both give the same table. A file replaced
 -- by a new version (see raw._load_manifest) needs a full refresh: mode=full_refresh.
-{{ config(materialized='incremental', unique_key='event_id', on_schema_change='fail') }}
+{{ config(
+    materialized='incremental', incremental_strategy='append', unique_key='event_id',
+    on_schema_change='fail'
+) }}
 
 with events as (
     select * from {{ ref('stg_web__events') }}
