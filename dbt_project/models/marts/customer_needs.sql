@@ -15,7 +15,7 @@
 {% set as_of = var('as_of_date') %}
 {% set identifiers = ['first_order_month', 'last_order_week', 'order_count', 'units_bought',
                       'units_returned', 'revenue_band', 'net_revenue_band'] %}
-with needs as (
+with needs as not materialized (
     select * from {{ ref('int_customer_needs') }}
 ),
 

@@ -10,7 +10,7 @@
 -- Confidence words: sure (>= 0.75), fairly sure (>= 0.5), unsure (below).
 {% set count = "case when {n} >= 3 then '3+' else {n}::varchar end" %}
 {% set quoted_queries = "list_transform(unmet_queries, lambda q: '''' || q || '''')" %}
-with needs as (
+with needs as not materialized (
     select * from {{ ref('customer_needs') }}
     where
         lifecycle_stage <> 'prospect' or category_affinity is not null or top_options is not null

@@ -11,7 +11,7 @@
 -- The recommended size has the most votes (a tie goes to the larger size: a maker can take in).
 -- confidence = winning votes / (all votes + 1): agreement, damped when evidence is thin
 -- (one kept unit gives 0.5, three agreeing units 0.75).
-with order_lines as (
+with order_lines as not materialized (
     select * from {{ ref('int_order_lines__enriched') }}
     where is_known_customer
 ),

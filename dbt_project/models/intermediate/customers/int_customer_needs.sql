@@ -15,7 +15,7 @@ fit as (
     select * from {{ ref('int_customer_fit__sizes') }}
 ),
 
-signals as (
+signals as not materialized (
     select * from {{ ref('int_signals__weighted') }}
     where is_known_customer
 ),
@@ -29,7 +29,7 @@ order_lines as (
     where ordered_at < date '{{ as_of }}'
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('int_web__events_attributed') }}
     where occurred_at < date '{{ as_of }}'
 ),

@@ -10,7 +10,7 @@
 --   * lifecycle: new (one order, within 30 days), active (within 90 days), lapsing (90-180),
 --     lapsed (over 180 days).
 {% set as_of = var('as_of_date') %}
-with order_lines as (
+with order_lines as not materialized (
     select * from {{ ref('int_order_lines__enriched') }}
     where ordered_at < date '{{ as_of }}'
 ),
