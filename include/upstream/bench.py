@@ -64,8 +64,8 @@ def floor_seconds(settings: Settings, source: str, days: list[date],
     for day in days:
         for contract, path in landing_files(settings, source, day):
             by_contract.setdefault(contract.name, (contract, []))[1].append(path)
-    con = duckdb.connect(str(database) if database else ":memory:",
-                         config={"enable_progress_bar": False})
+    con = duckdb.connect(str(database) if database else ":memory:")
+    con.execute("set enable_progress_bar = false")
     kind = "table" if database else "temp table"
     try:
         started, rows = time.perf_counter(), 0
