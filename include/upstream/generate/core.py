@@ -5,9 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
 import shutil
 import sys
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -267,13 +269,18 @@ class Writer:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name("." + path.name + ".tmp")
         ndjson = path.name.endswith(".ndjson.gz")
-        options = "FORMAT json, COMPRESSION gzip" if ndjson else f"FORMAT csv, HEADER, DELIMITER '{delim}'"
+        # NDJSON is written plain, then gzipped on every core (DuckDB's gzip writer uses one)
+        plain = tmp.with_name(tmp.name + ".json") if ndjson else tmp
+        options = "FORMAT json" if ndjson else f"FORMAT csv, HEADER, DELIMITER '{delim}'"
         self.con.register("f", frame)
         try:
-            self.con.execute(f"COPY ({sql}) TO '{tmp}' ({options})")
+            self.con.execute(f"COPY ({sql}) TO '{plain}' ({options})")
             ncols = len(self.con.execute(f"select * from ({sql}) limit 0").description)
         finally:
             self.con.unregister("f")
+        if ndjson:
+            gzip_parallel(plain, tmp)
+            plain.unlink()
         extra = self._messy_lines(len(frame), ncols, delim, ndjson, wrong_encoding)
         if ndjson and extra:
             # a second gzip member (readers see one stream); mtime=0 keeps the bytes reproducible
@@ -303,6 +310,34 @@ class Writer:
                 fields = [f"CENC{i:06d}", "Andr\u00e9", "Lef\u00e8vre"] + [""] * (ncols - 3)
                 lines.append((delim.join(fields) + "\n").encode("latin-1"))
         return lines
+
+
+GZIP_LEVEL, GZIP_CHUNK = 1, 8 << 20
+# a day of web events is the generator's largest frame: its columns in the narrowest type
+WEB_DTYPES = {"day_no": np.int16, "ev": np.int32, "kind": np.int16, "country": np.int16,
+              "anon": np.int32, "cust": np.int32, "sku": np.int32, "size": np.int16,
+              "query": np.int16, "result_count": np.int16, "opt": np.int16,
+              "agent": np.int16, "file_day": np.int16}
+
+
+def gzip_parallel(src: Path, dst: Path, *, level: int = GZIP_LEVEL,
+                  chunk: int = GZIP_CHUNK) -> None:
+    """Gzip ``src`` into ``dst`` as one gzip member per ``chunk`` bytes, compressed on every
+    core (zlib releases the GIL); gzip readers see one stream. mtime 0: reproducible bytes."""
+    workers = os.cpu_count() or 1
+    with src.open("rb") as fin, dst.open("wb") as fout, \
+            ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        while block := fin.read(chunk):
+            pending.append(pool.submit(gzip.compress, block, compresslevel=level, mtime=0))
+            if len(pending) > 2 * workers:  # bounded: at most 2 blocks per core in memory
+                fout.write(pending.popleft().result())
+        while pending:
+            fout.write(pending.popleft().result())
+
+
+def _narrow(name: str, values: np.ndarray) -> np.ndarray:
+    return values.astype(WEB_DTYPES[name], copy=False) if name in WEB_DTYPES else values
 
 
 def _day_epoch(day: date) -> int:
@@ -390,8 +425,8 @@ class DayGenerator:
         query = rng.integers(0, len(v.SEARCHES), n)
         late = rng.random(n) < w.mess.late_events
         file_day = np.minimum(d + np.where(late, rng.integers(1, 4, n), 0), w.days - 1)
-        return pd.DataFrame({
-            "day_no": d, "ev": np.arange(n), "kind": kind,
+        return pd.DataFrame({name: _narrow(name, values) for name, values in {
+            "day_no": np.full(n, d), "ev": np.arange(n), "kind": kind,
             "epoch_s": _day_epoch(w.start + timedelta(days=d)) + np.sort(rng.integers(0, 86_400, n)),
             "country": np.where(known_visitor, cust["country"].to_numpy()[ci],
                                 rng.integers(0, len(v.COUNTRIES), n)),
@@ -407,13 +442,17 @@ class DayGenerator:
             "agent": rng.integers(0, len(v.USER_AGENTS), n),
             "bot": bot,
             "file_day": file_day,
-        })
+        }.items()})
 
     def _web(self, writer: Writer, d: int, path: Path) -> None:
         frame = self._web_frame(d)
-        self.summary.injected["late_events"] += int((frame["file_day"] > d).sum())
-        self.web_frames[d] = frame
-        due = pd.concat([f[f["file_day"] == d] for k, f in sorted(self.web_frames.items())])
+        late = frame["file_day"].to_numpy() > d
+        self.summary.injected["late_events"] += int(late.sum())
+        # only the late events wait for a later file: a day's frame is not kept whole
+        earlier = [f[f["file_day"] == d] for _, f in sorted(self.web_frames.items())]
+        self.web_frames[d] = frame[late]
+        due = pd.concat([*earlier, frame[~late]]) if earlier else frame[~late]
+        del frame
         rng = _rng(self.w.seed, S_MESS, 10_000 + d)
         dups = due[rng.random(len(due)) < self.w.mess.duplicate_events]
         self.summary.injected["duplicate_events"] += len(dups)
@@ -528,14 +567,18 @@ def generate(
     vocabularies come from, default the project's)."""
     if sf <= 0 or days < 1:
         raise ValueError(f"scale factor ({sf}) and days ({days}) must be positive")
-    if seeds_dir is None:
-        from upstream.settings import get_settings
+    from upstream.settings import get_settings
 
-        seeds_dir = get_settings().dbt_project_dir / "seeds"
+    settings = get_settings()
+    if seeds_dir is None:
+        seeds_dir = settings.dbt_project_dir / "seeds"
     world = World(seed, sf, days, start, mess or Messiness(), v.return_reasons(seeds_dir))
     summary = GenerationSummary(landing_dir)
     gen = DayGenerator(world, landing_dir, summary)
-    con = duckdb.connect()
+    # the same memory_limit and spill folder as every other DuckDB connection of the pipeline
+    limits = settings.duckdb_limits
+    Path(limits["temp_directory"]).mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(config=dict(limits))
     try:
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         con.execute(MACROS)
