@@ -27,9 +27,11 @@ def _generate(args: argparse.Namespace) -> int:
     mess = Messiness.parse(args.mess or [], clean=args.clean)
     if args.fresh_sample:
         _start_fresh_sample(settings, out, args)
+    truth = Path(args.truth) if args.truth else out.parent / "truth"
     summary = generate(out, seed=args.seed, sf=args.sf, days=args.days, start=args.start,
-                       mess=mess, progress=not args.quiet)
-    print(json.dumps({"landing_dir": str(out), "files": len(summary.files),
+                       mess=mess, progress=not args.quiet, truth_dir=truth)
+    print(json.dumps({"landing_dir": str(out), "truth_dir": str(truth),
+                      "files": len(summary.files),
                       "rows": dict(summary.rows), "messiness": dict(summary.injected)}, indent=2))
     return 0
 
@@ -288,6 +290,21 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _score(args: argparse.Namespace) -> int:
+    from upstream import score
+
+    settings = get_settings()
+    if args.run:
+        scores = score.run(settings, sf=args.sf, days=args.days)
+        print(f"written: {score.save(scores, settings.project_dir / '.bench')}")
+    else:
+        truth = Path(args.truth) if args.truth else settings.landing_dir.parent / "truth"
+        scores = score.score(settings, truth, top_n=args.top)
+    print(json.dumps(scores, indent=2, default=score._json_default) if args.json
+          else score.render(scores))
+    return 0
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -327,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start", type=_iso_date, default=date(2026, 11, 1),
                      help="first day YYYY-MM-DD (default 2026-11-01)")
     gen.add_argument("--out", help="landing folder (default: the settings' landing folder)")
+    gen.add_argument("--truth", help="where to write what the world planted, for `upstream "
+                                     "score` (default: truth/ beside the landing folder)")
     gen.add_argument("--mess", action="append", metavar="KNOB=RATE",
                      help="set a messiness knob, e.g. --mess late_events=0.1 (repeatable); "
                           "knobs: " + ", ".join(f.name for f in fields(Messiness)))
@@ -378,6 +397,21 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--days", type=_positive(int), default=7,
                      help="days of the full refresh (default 7; one more day follows)")
     ben.set_defaults(func=_bench)
+
+    sco = sub.add_parser("score", help="how right the customer model is against the truth the "
+                                       "sample world planted (sizes, calibration, identity, "
+                                       "trends, unmet demand)")
+    sco.add_argument("--truth", help="the truth folder (default: truth/ beside the landing "
+                                     "folder, where `upstream generate` writes it)")
+    sco.add_argument("--top", type=_positive(int), default=20,
+                     help="unmet demand: planted items must be in the top N of their kind")
+    sco.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    sco.add_argument("--run", action="store_true",
+                     help="first generate --sf/--days with their truth and run the DAG as a full "
+                          "refresh (make score); writes .bench/score.json")
+    sco.add_argument("--sf", type=_positive(float), default=0.2, help="with --run (default 0.2)")
+    sco.add_argument("--days", type=_positive(int), default=56, help="with --run (default 56)")
+    sco.set_defaults(func=_score)
 
     con = sub.add_parser("contracts", help="check (or write) the dbt sources generated from "
                                            "the landing contracts")

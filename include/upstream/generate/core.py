@@ -23,7 +23,10 @@ from upstream.generate.mess import Messiness
 
 log = logging.getLogger(__name__)
 
-S_CATALOGUE, S_CUSTOMERS, S_CRM, S_WEB, S_ORDERS, S_FLOW, S_MESS = range(1, 8)
+S_CATALOGUE, S_CUSTOMERS, S_CRM, S_WEB, S_ORDERS, S_FLOW, S_MESS, S_TRUTH = range(1, 9)
+SOLD_OUT_SKUS = 5   # planted: popular products (3x the picks) whose one size is never in stock
+LOYALTY = 0.6       # share of a person's picks that follow their colour and their fit
+BOTTOMS = ("trousers", "skirts")  # sized by waist; every other category by chest
 CUSTOMERS_PER_SF, EVENTS_PER_SF, LINES_PER_SF = 100_000, 5_000_000, 500_000
 RETURN_AFTER_DAYS = 3  # returns of day D's lines arrive in day D+3's file
 SAMPLE_MARKER = ".sample.json"  # which sample a landing folder holds (hidden: never ingested)
@@ -58,6 +61,7 @@ class World:
         self.lines_per_day = max(20, round(LINES_PER_SF * sf / 7))
         self.catalogue = self._catalogue()
         self.customers = self._customers()
+        self._plant()
 
     def _catalogue(self) -> pd.DataFrame:
         rng = _rng(self.seed, S_CATALOGUE)
@@ -112,6 +116,118 @@ class World:
             "updated_secs": np.zeros(n, dtype=np.int64),
             "op": np.zeros(n, dtype=np.int8),
         })
+
+
+    def _plant(self) -> None:
+        """The latent truth the behaviour follows (written to truth/, never read by the
+        pipeline). A CRM record that is a second record of the previous customer (alias: same
+        browser, another email) is the same person: its orders and visits follow that person's
+        traits. Per person: a top size (chest categories) and a bottom size (waist categories,
+        the top size or one off), a colour and a fit (the stated ones where the CRM has them)
+        followed in LOYALTY of the picks, a made-to-order propensity, a price sensitivity;
+        a stated chest or waist lies in the size chart's band of the person's size."""
+        rng = _rng(self.seed, S_TRUTH)
+        cust, n = self.customers, self.n_customers
+        idx = np.arange(n)
+        alias = cust["anon_no"].to_numpy() < cust["cust_no"].to_numpy()
+        self.person = np.maximum.accumulate(np.where(alias, 0, idx))  # index of the true person
+        top = cust["size_pref"].to_numpy()
+        bottom = np.clip(top + rng.choice([-1, 0, 0, 0, 0, 0, 1], n), 0, len(v.SIZES) - 1)
+        bottoms = np.array([c in BOTTOMS for c in v.CATEGORIES])
+        self.sizes = np.where(bottoms[None, :], bottom[:, None], top[:, None]).astype(np.int8)
+        # a colour (fit) preference: the stated one, or for some who state none a silent one
+        colour = cust["pref_colour"].to_numpy()
+        fit = cust["pref_fit"].to_numpy()
+        silent_colour = (colour < 0) & (rng.random(n) < 0.3)
+        silent_fit = (fit < 0) & (rng.random(n) < 0.3)
+        self.colour = np.where(silent_colour, rng.integers(0, len(v.COLOURS), n), colour)
+        self.fit = np.where(silent_fit, rng.integers(0, len(v.FITS), n), fit)
+        self.mto_propensity = rng.choice([0.05, 0.3, 0.7], n, p=[0.6, 0.3, 0.1])
+        self.price_sensitivity = np.round(rng.uniform(0, 1, n), 3)
+        p = self.person
+        measured = cust["chest_cm"].to_numpy() >= 0
+        cust["chest_cm"] = np.where(measured, 76 + 8 * top[p] + rng.integers(0, 8, n), -1)
+        cust["waist_cm"] = np.where(measured, 60 + 8 * bottom[p] + rng.integers(0, 8, n), -1)
+        cat = self.catalogue
+        stocked = np.flatnonzero(~cat["mto"].to_numpy())
+        skus = rng.choice(stocked, min(SOLD_OUT_SKUS, len(stocked)), replace=False)
+        sizes = rng.integers(1, 4, len(skus)).tolist()  # S, M or L
+        self.sold_out = sorted(zip(skus.tolist(), sizes, strict=True))
+        self.popularity = np.ones(len(cat))
+        self.popularity[[s for s, _ in self.sold_out]] = 3.0
+
+    def sku_weights(self, d: int) -> np.ndarray:
+        """Each product's pick weight on day d: popularity x the planted trends of its
+        category, colour and material (x2 per TREND_DOUBLING_DAYS rising, /2 falling)."""
+        cat, w = self.catalogue, self.popularity.copy()
+        lists = {"category": v.CATEGORIES, "colour": v.COLOURS, "material": v.MATERIALS}
+        column = {"category": "cat", "colour": "colour", "material": "material"}
+        for (attribute, value), sign in v.TRENDS.items():
+            hit = cat[column[attribute]].to_numpy() == lists[attribute].index(value)
+            w[hit] *= 2.0 ** (sign * d / v.TREND_DOUBLING_DAYS)
+        return w
+
+    def _group(self, colour: np.ndarray, fit: np.ndarray, mto: np.ndarray) -> np.ndarray:
+        return ((colour + 1) * (len(v.FITS) + 1) + fit + 1) * 3 + mto + 1
+
+    def _eligible(self, g: int) -> np.ndarray:
+        """The products of pick group g (colour, fit, made-to-order; -1: any); a constraint
+        no product meets yields."""
+        cat = self.catalogue
+        c, rest = divmod(int(g), (len(v.FITS) + 1) * 3)
+        f, m = divmod(rest, 3)
+        ok = np.ones(len(cat), dtype=bool)
+        for value, column in ((c - 1, cat["colour"].to_numpy()), (f - 1, cat["fit"].to_numpy()),
+                              (m - 1, cat["mto"].to_numpy().astype(np.int64))):
+            if value >= 0 and (ok & (column == value)).any():
+                ok &= column == value
+        return np.flatnonzero(ok)
+
+    def pick_skus(self, rng: np.random.Generator, d: int, person: np.ndarray) -> np.ndarray:
+        """One product per row, weighted by sku_weights(d); a row with a person (index >= 0;
+        -1: an anonymous visitor) keeps to the person's colour and fit, where the person has
+        one, each with probability LOYALTY, and picks made-to-order with the person's
+        propensity."""
+        n = len(person)
+        known = person >= 0
+        p = np.where(known, person, 0)
+        colour = np.where(known & (rng.random(n) < LOYALTY), self.colour[p], -1)
+        fit = np.where(known & (rng.random(n) < LOYALTY), self.fit[p], -1)
+        mto = np.where(known, (rng.random(n) < self.mto_propensity[p]).astype(np.int64), -1)
+        u = rng.random(n)
+        group = self._group(colour, fit, mto)
+        weights = self.sku_weights(d)
+        out = np.empty(n, dtype=np.int64)
+        for g in np.unique(group):
+            rows = group == g
+            eligible = self._eligible(g)
+            cum = np.cumsum(weights[eligible])
+            at = np.searchsorted(cum, u[rows] * cum[-1], side="right")
+            out[rows] = eligible[np.minimum(at, len(eligible) - 1)]
+        return out
+
+    def expected_order_shares(self, d: int) -> np.ndarray:
+        """Each product's expected share of day d's order lines (orders come from CRM records
+        drawn uniformly; each line is a pick_skus pick by the record's person)."""
+        p = self.person
+        shares = np.zeros(len(self.catalogue))
+        weights = self.sku_weights(d)
+        for colour_kept in (True, False):
+            for fit_kept in (True, False):
+                for mto in (0, 1):
+                    has_c, has_f = self.colour[p] >= 0, self.fit[p] >= 0
+                    prob = (np.where(has_c, LOYALTY if colour_kept else 1 - LOYALTY,
+                                     0.0 if colour_kept else 1.0)
+                            * np.where(has_f, LOYALTY if fit_kept else 1 - LOYALTY,
+                                       0.0 if fit_kept else 1.0)
+                            * (self.mto_propensity[p] if mto else 1 - self.mto_propensity[p]))
+                    group = self._group(np.where(colour_kept, self.colour[p], -1),
+                                        np.where(fit_kept, self.fit[p], -1), np.full(len(p), mto))
+                    mass = np.bincount(group, weights=prob)
+                    for g in np.flatnonzero(mass):
+                        eligible = self._eligible(g)
+                        shares[eligible] += mass[g] * weights[eligible] / weights[eligible].sum()
+        return shares / len(p)
 
 
 L = v.sql_list
@@ -380,6 +496,8 @@ class DayGenerator:
         frame = self.w.catalogue.copy()
         for i in range(len(v.SIZES)):
             frame[f"s{i}"] = rng.random(len(frame)) > 0.15
+        for sku, size in self.w.sold_out:  # planted: never in stock
+            frame.loc[sku, f"s{size}"] = False
         writer.write("catalogue_products", frame, catalogue_sql(day), path)
 
     def _crm(self, writer: Writer, d: int, day: date, folder: Path, stamp: str) -> None:
@@ -421,7 +539,9 @@ class DayGenerator:
         cust = w.customers
         with_sku = np.isin(kind, [1, 3, 4, 5, 6])
         sized = np.isin(kind, [3, 4, 5]) | ((kind == 1) & (rng.random(n) < 0.3))
-        pref = cust["size_pref"].to_numpy()[ci]
+        person = w.person[ci]
+        skus = w.pick_skus(rng, d, np.where(known_visitor, person, -1))
+        pref = w.sizes[person, w.catalogue["cat"].to_numpy()[skus]]
         query = rng.integers(0, len(v.SEARCHES), n)
         late = rng.random(n) < w.mess.late_events
         file_day = np.minimum(d + np.where(late, rng.integers(1, 4, n), 0), w.days - 1)
@@ -433,7 +553,7 @@ class DayGenerator:
             "anon": np.where(known_visitor, cust["anon_no"].to_numpy()[ci],
                              nc + 1 + rng.integers(0, 3 * nc, n)),
             "cust": np.where(logged_in, cust["cust_no"].to_numpy()[ci], 0),
-            "sku": np.where(with_sku, rng.integers(0, len(w.catalogue), n), -1),
+            "sku": np.where(with_sku, skus, -1),
             "size": np.where(sized, np.clip(pref + rng.integers(-1, 2, n), 0, len(v.SIZES) - 1), -1),
             "query": np.where(kind == 2, query, -1),
             "result_count": np.where(query >= v.SEARCH_RESULTS_ZERO_FROM, 0,
@@ -480,10 +600,12 @@ class DayGenerator:
         oi = np.repeat(np.arange(n_orders), per_order)
         n = len(oi)
         cat = w.catalogue
-        sku = rng.integers(0, len(cat), n)
-        pref = w.customers["size_pref"].to_numpy()[ci[oi]]
+        person = w.person[ci[oi]]
+        sku = w.pick_skus(rng, d, person)
+        pref = w.sizes[person, cat["cat"].to_numpy()[sku]]
         size = np.clip(pref + rng.choice([-1, 0, 0, 0, 0, 1], n), 0, len(v.SIZES) - 1)
-        discount = np.where(rng.random(n) < 0.25, 0.2, 0.0)
+        # price sensitivity s: a line is bought at a discount with probability 0.1 + 0.3 s
+        discount = np.where(rng.random(n) < 0.1 + 0.3 * w.price_sensitivity[person], 0.2, 0.0)
         fx = np.array(v.FX_PER_EUR)[cur[oi]]
         lines = pd.DataFrame({
             "day_epoch": _day_epoch(day), "order_no": oi,
@@ -557,14 +679,78 @@ class DayGenerator:
             self.summary.injected["duplicate_files"] += 1
 
 
+def _crm_id(cust_no: np.ndarray) -> list[str]:
+    return [f"C{c:08d}" for c in cust_no]
+
+
+def write_truth(world: World, folder: Path) -> list[Path]:
+    """What the sample world planted, for scoring (``upstream score``); never a landing
+    source. customers.csv: per CRM record its true person (the person's first record), sizes,
+    colour and fit (and whether the CRM states them), made-to-order propensity, price
+    sensitivity; sizes.csv: per record and category the latent size; trends.csv: the planted
+    trends; order_shares.csv: per day and product its expected share of the order lines (the
+    trends, popularity and preferences together); unmet.csv: searches without results and
+    sizes never in stock; world.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cust, p, cat = world.customers, world.person, world.catalogue
+    crm = np.array(_crm_id(cust["cust_no"].to_numpy()))
+    household = cust["phone_no"].to_numpy() < cust["cust_no"].to_numpy()
+    files = {
+        "customers.csv": pd.DataFrame({
+            "crm_id": crm, "person_crm_id": crm[p],
+            "colour": np.where(world.colour[p] >= 0, np.array(v.COLOURS)[world.colour[p]], ""),
+            "colour_stated": cust["pref_colour"].to_numpy()[p] >= 0,
+            "fit": np.where(world.fit[p] >= 0, np.array(v.FITS)[world.fit[p]], ""),
+            "fit_stated": cust["pref_fit"].to_numpy()[p] >= 0,
+            "made_to_order_propensity": world.mto_propensity[p],
+            "price_sensitivity": world.price_sensitivity[p],
+            "shares_phone_with": np.where(household, np.roll(crm, 1), ""),
+        }),
+        "sizes.csv": pd.DataFrame({
+            "crm_id": np.repeat(crm, len(v.CATEGORIES)),
+            "category": np.tile(v.CATEGORIES, len(crm)),
+            "size": np.array(v.SIZES)[world.sizes[p].reshape(-1)],
+        }),
+        "trends.csv": pd.DataFrame([
+            {"attribute": a, "value": value, "direction": "rising" if sign > 0 else "falling",
+             "factor_per_28_days": 2.0 ** (sign * 28 / v.TREND_DOUBLING_DAYS)}
+            for (a, value), sign in v.TRENDS.items()]),
+        # the expected share of each day's order lines per product: the planted demand
+        "order_shares.csv": pd.DataFrame([
+            {"day": (world.start + timedelta(days=d)).isoformat(), "sku": f"SKU-{sku:05d}",
+             "category": v.CATEGORIES[cat["cat"].iloc[sku]],
+             "colour": v.COLOURS[cat["colour"].iloc[sku]],
+             "material": v.MATERIALS[cat["material"].iloc[sku]],
+             "fit": v.FITS[cat["fit"].iloc[sku]], "share": share}
+            for d in range(world.days) for sku, share in enumerate(world.expected_order_shares(d))]),
+        "unmet.csv": pd.DataFrame(
+            [{"kind": "search_without_results", "subject": q, "category": "", "size": ""}
+             for q in v.SEARCHES[v.SEARCH_RESULTS_ZERO_FROM:]]
+            + [{"kind": "size_never_in_stock", "subject": f"SKU-{sku:05d}",
+                "category": v.CATEGORIES[cat["cat"].iloc[sku]],
+                "size": v.SIZES[size]} for sku, size in world.sold_out]),
+    }
+    written = []
+    for name, frame in files.items():
+        frame.to_csv(folder / name, index=False)
+        written.append(folder / name)
+    (folder / "world.json").write_text(json.dumps({
+        "seed": world.seed, "sf": world.sf, "days": world.days,
+        "start": world.start.isoformat(), "loyalty": LOYALTY,
+        "trend_doubling_days": v.TREND_DOUBLING_DAYS, "sold_out_popularity": 3.0,
+        "discount_probability": "0.1 + 0.3 x price_sensitivity"}, indent=2) + "\n")
+    return [*written, folder / "world.json"]
+
+
 def generate(
     landing_dir: Path, *, seed: int = 42, sf: float = 0.01, days: int = 7,
     start: date = date(2026, 11, 1), mess: Messiness | None = None, progress: bool = False,
-    seeds_dir: Path | None = None,
+    seeds_dir: Path | None = None, truth_dir: Path | None = None,
 ) -> GenerationSummary:
     """Write ``days`` days of landing files for every source, starting at ``start``
     (``progress``: a progress bar per day on stderr; ``seeds_dir``: the dbt seeds the
-    vocabularies come from, default the project's)."""
+    vocabularies come from, default the project's; ``truth_dir``: where to write what the
+    world planted, see write_truth; None: not written)."""
     if sf <= 0 or days < 1:
         raise ValueError(f"scale factor ({sf}) and days ({days}) must be positive")
     from upstream.settings import get_settings
@@ -592,6 +778,8 @@ def generate(
             gen.run(con, d)
     finally:
         con.close()
+    if truth_dir is not None:
+        write_truth(world, truth_dir)
     (landing_dir / SAMPLE_MARKER).write_text(json.dumps(
         {"seed": seed, "sf": sf, "days": days, "start": start.isoformat()}) + "\n")
     log.info("generated %d files into %s: rows %s, messiness %s", len(summary.files),

@@ -28,6 +28,12 @@ SEARCHES = ["linen dress", "wool coat", "silk shirt", "petite trousers", "green 
             "tall jeans", "vegan leather jacket", "maternity dress", "xxl linen shirt"]
 # the last three have no results in the catalogue
 SEARCH_RESULTS_ZERO_FROM = 6
+# Planted demand trends (truth/trends.csv): a rising value's weight doubles every
+# TREND_DOUBLING_DAYS days, a falling one's halves; every other value stays flat. Days count
+# from the first generated day, so adding days never changes the days before.
+TRENDS = {("colour", "green"): 1, ("colour", "beige"): -1, ("material", "linen"): 1,
+          ("material", "wool"): -1, ("category", "skirts"): 1, ("category", "jackets"): -1}
+TREND_DOUBLING_DAYS = 28
 USER_AGENTS = ["Mozilla/5.0 (Windows NT 10.0)", "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0)",
                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0)", "Mozilla/5.0 (Linux; Android 15)"]
 BOT_AGENT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
