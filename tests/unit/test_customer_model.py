@@ -5,14 +5,14 @@ run is as of 2026-11-15 with a 7-day demand window and k = 2. The people:
 
 - Ana has two CRM records, C01 (ana@x.eu, DE, vip, older) and C02 (ana.work@x.eu, AT, no
   segment, newer); one browser logged in as both -> one person C01, country AT (newest non-null
-  wins), segment vip. Bought shirt M (returned too_small -> shirts L, 0.5) and, as C02, two
-  trousers M, kept (-> trousers M, 2/3).
+  wins), segment vip. Bought shirt M (returned too_small -> shirts L, one vote) and, as C02,
+  two trousers M, kept (-> trousers M, two votes).
 - Ben (C03) and Cleo (C04) share a household phone: two people. Ben also ordered as a guest with
-  his email: order_count 2, dresses L from two kept units (0.67). Cleo has no profiling consent.
+  his email: order_count 2, dresses L from two kept units. Cleo has no profiling consent.
 - Dan (C05) only searched twice for a 'vegan leather jacket' (no results) and stated chest 95,
-  waist 80 -> M in every category (0.5), lifecycle prospect.
+  waist 80 -> M in every category (one vote each), lifecycle prospect.
 - Eva (C06) bought 2 knitwear S and returned one too_large: S and XS one vote each, the tie goes
-  to the larger size: S with 1/3.
+  to the larger size: S.
 - Finn (C07) ordered, then was erased (delete in the day-2 delta): never profiled.
 - Gus (C08) bought trousers M in the previous week and returned them too_small -> trousers L.
 - Hana has two records with one email, C09 (consents) and C10 (withdrew profiling consent):
@@ -221,13 +221,24 @@ def test_fit_is_corrected_by_return_reasons_and_measurements(model):
     sizes = {c: ({k: v["size"] for k, v in r["sizes_by_category"].items()},
                  {k: v["confidence"] for k, v in r["sizes_by_category"].items()})
              if r["sizes_by_category"] else (None, None) for c, r in needs.items()}
-    assert sizes["C01"] == ({"shirts": "L", "trousers": "M"}, {"shirts": 0.5, "trousers": 0.67})
-    assert sizes["C03"] == ({"dresses": "L"}, {"dresses": 0.67})
+    # confidence: the posterior of the winner (int_customer_fit__sizes); nobody has 4 votes in
+    # a category, so a vote is right with q = 0.7, over the K = 5 sizes XS..XL
+    one, two, tie = _posterior([1]), _posterior([2]), _posterior([1, 1])
+    assert (one, two, tie) == (0.7, 0.96, 0.43)
+    assert sizes["C01"] == ({"shirts": "L", "trousers": "M"}, {"shirts": one, "trousers": two})
+    assert sizes["C03"] == ({"dresses": "L"}, {"dresses": two})
     every = ["dresses", "jackets", "knitwear", "shirts", "skirts", "trousers"]
-    assert sizes["C05"] == (dict.fromkeys(every, "M"), dict.fromkeys(every, 0.5))
-    assert sizes["C06"] == ({"knitwear": "S"}, {"knitwear": 0.33})
-    assert sizes["C08"] == ({"trousers": "L"}, {"trousers": 0.5})
-    assert sizes["C11"] == ({"shirts": "M"}, {"shirts": 0.5})
+    assert sizes["C05"] == (dict.fromkeys(every, "M"), dict.fromkeys(every, one))
+    assert sizes["C06"] == ({"knitwear": "S"}, {"knitwear": tie})
+    assert sizes["C08"] == ({"trousers": "L"}, {"trousers": one})
+    assert sizes["C11"] == ({"shirts": "M"}, {"shirts": one})
+
+
+def _posterior(votes: list[int], sizes: int = 5, q: float = 0.7) -> float:
+    """P(winner) with a uniform prior, each vote right with q, wrong evenly otherwise."""
+    r = q * (sizes - 1) / (1 - q)
+    weights = [r ** n for n in votes] + [1.0] * (sizes - len(votes))
+    return round(max(weights) / sum(weights), 2)
     assert sizes["C12"] == (None, None)
 
 
@@ -299,7 +310,7 @@ def test_brief_reads_as_a_designer_would_write_it(model):
     brief = model.execute("select brief from marts.design_customer_briefs "
                           "where customer_id = 'C01'").fetchone()[0]
     assert brief == ("Usually buys shirts in L (fairly sure: returned 1 as too small) and "
-                     "trousers in M (fairly sure: 2 kept purchases). Prefers a regular fit. "
+                     "trousers in M (sure: 2 kept purchases). Prefers a regular fit. "
                      "Colours black and navy; materials wool and linen. Mid price; rarely buys "
                      "on discount.")
     dan = model.execute("select brief from marts.design_customer_briefs "

@@ -131,6 +131,8 @@ class World:
         idx = np.arange(n)
         alias = cust["anon_no"].to_numpy() < cust["cust_no"].to_numpy()
         self.person = np.maximum.accumulate(np.where(alias, 0, idx))  # index of the true person
+        # every record of a person browses with the person's browser (an alias of an alias too)
+        cust["anon_no"] = cust["anon_no"].to_numpy()[self.person]
         top = cust["size_pref"].to_numpy()
         bottom = np.clip(top + rng.choice([-1, 0, 0, 0, 0, 0, 1], n), 0, len(v.SIZES) - 1)
         bottoms = np.array([c in BOTTOMS for c in v.CATEGORIES])

@@ -9,8 +9,10 @@
 --   * a stated measurement (chest or waist, from the golden record) votes once for the size that
 --     seeds/size_chart.csv gives it in each charted category.
 -- The recommended size has the most votes (a tie goes to the larger size: a maker can take in).
--- confidence = winning votes / (all votes + 1): agreement, damped when evidence is thin
--- (one kept unit gives 0.5, three agreeing units 0.75).
+-- confidence = the posterior probability of that size (see the CTE posterior): how often votes
+-- point at the true size is learnt from the people with the most evidence, so the figure is
+-- calibrated (`upstream score` measures it against planted truth); one kept unit of five
+-- sizes gives ≈ 0.7, three agreeing units ≈ 0.99.
 with order_lines as not materialized (
     select * from {{ ref('int_order_lines__enriched') }}
     where is_known_customer
@@ -126,9 +128,82 @@ per_category as (
         category,
         arg_max(size, struct_pack(v := votes, r := sort_order)) as recommended_size,
         max(votes) as winning_votes,
-        sum(votes) as total_votes
+        sum(votes) as total_votes,
+        count(*) as voted_sizes
     from per_size
     group by person_id, category
+),
+
+-- how often a vote points at the size its person and category settle on, learnt from the
+-- people with the most evidence (>= 4 votes in a category), smoothed towards 0.7 with 20
+-- pseudo-votes (so a small shop or a test fixture gets 0.7)
+vote_accuracy as (
+    select
+        least(
+            greatest(
+                (coalesce(sum(per_size.votes) filter (
+                    where per_size.size = per_category.recommended_size
+                ), 0) + 20 * 0.7)
+                / (coalesce(sum(per_size.votes), 0) + 20),
+                0.5
+            ),
+            0.99
+        ) as q
+    from per_size
+    inner join per_category
+        on
+            per_size.person_id = per_category.person_id
+            and per_size.category = per_category.category
+    where per_category.total_votes >= 4
+),
+
+category_sizes as (
+    select
+        category,
+        count(*) as sizes
+    from size_scale
+    group by category
+),
+
+-- log r per category, r = q (K - 1) / (1 - q): how much more likely a vote is for the true size
+-- than for one given other size (K: the category's sizes)
+odds as (
+    select
+        category_sizes.category,
+        category_sizes.sizes,
+        ln(
+            vote_accuracy.q * (greatest(category_sizes.sizes, 2) - 1) / (1 - vote_accuracy.q)
+        ) as log_r
+    from category_sizes
+    cross join vote_accuracy
+),
+
+-- the posterior of the recommended size, with a uniform prior over the category's sizes and
+-- each vote pointing at the true size with probability q, at any other with (1 - q)/(K - 1):
+-- P(s) = r^votes(s) / (sum over voted sizes of r^votes + sizes without a vote), computed
+-- relative to the winner so that it never overflows
+posterior as (
+    select
+        per_category.person_id,
+        per_category.category,
+        1.0 / (
+            sum(exp((per_size.votes - per_category.winning_votes) * odds.log_r))
+            + (greatest(odds.sizes, per_category.voted_sizes) - per_category.voted_sizes)
+            * exp(-per_category.winning_votes * odds.log_r)
+        ) as confidence
+    from per_category
+    inner join per_size
+        on
+            per_category.person_id = per_size.person_id
+            and per_category.category = per_size.category
+    inner join odds on per_category.category = odds.category
+    group by
+        per_category.person_id,
+        per_category.category,
+        per_category.winning_votes,
+        per_category.voted_sizes,
+        odds.sizes,
+        odds.log_r
 ),
 
 evidence as (
@@ -149,7 +224,7 @@ final as (
         per_category.person_id,
         per_category.category,
         per_category.recommended_size,
-        round(per_category.winning_votes / (per_category.total_votes + 1), 2) as confidence,
+        round(posterior.confidence, 2) as confidence,
         coalesce(evidence.kept_units, 0)::bigint as kept_units,
         coalesce(evidence.corrected_units, 0)::bigint as corrected_units,
         coalesce(evidence.returned_too_small, 0)::bigint as returned_too_small,
@@ -160,6 +235,10 @@ final as (
         on
             per_category.person_id = evidence.person_id
             and per_category.category = evidence.category
+    inner join posterior
+        on
+            per_category.person_id = posterior.person_id
+            and per_category.category = posterior.category
 )
 
 select * from final
