@@ -146,6 +146,16 @@ def test_scores_follow_from_the_hand_made_truth(settings, world):
     assert "size_top1_3plus" in score.render(s)
 
 
+def test_the_command_prints_the_table_or_json(settings, world, capsys):
+    from upstream.cli import main
+
+    assert main(["score", "--truth", str(world)]) == 0
+    table = capsys.readouterr().out
+    assert "merge_precision" in table and "0.500" in table and "MISSED" in table
+    assert main(["score", "--truth", str(world), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["merge_recall"] == 0.5
+
+
 def test_missing_truth_says_where_it_comes_from(settings, tmp_path):
     settings.published_dir.mkdir(parents=True)
     settings.published_db.touch()
