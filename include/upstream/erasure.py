@@ -31,6 +31,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,9 @@ RAW_TARGETS: dict[str, list[tuple[str, str]]] = {
     "erp_delivery_notes": [("order", "order_id")],
     "web_events": [("crm", "customer_id"), ("anon", "anonymous_id")],
 }
+# what separates the tokens of a quarantined line that can be identifiers (ids, emails, order
+# and line numbers): quotes, delimiters, spaces, colons, brackets
+NOT_TOKEN = r"[^A-Za-z0-9@._+-]+"
 # per-customer published feeds, keyed by customer_key (config.meta.publish.pseudonymise in the marts' yml)
 PUBLISHED_KEYED = ("customer_needs", "design_customer_briefs")
 
@@ -180,20 +184,22 @@ def _purge_raw(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
             continue
         where = " or ".join(f"{column} in (select unnest(?::varchar[]))" for _, column in targets)
         params = [found[kind] for kind, _ in targets]
-        per_file = con.execute(f"select _source_file, count(*) from raw.{table} where {where} "
-                               "group by _source_file", params).fetchall()
-        for source_file, n in per_file:
+        gone = Counter(r[0] for r in con.execute(
+            f"delete from raw.{table} where {where} returning _source_file", params).fetchall())
+        for source_file, n in sorted(gone.items()):
             con.execute("update raw._load_manifest set rows_erased = coalesce(rows_erased, 0) + ? "
                         "where path = ? and status = 'loaded'", [n, source_file])
-        purged[f"raw.{table}"] = con.execute(f"delete from raw.{table} where {where}",
-                                             params).fetchone()[0]
+        purged[f"raw.{table}"] = sum(gone.values())
     values = sorted({v for kind in found.values() for v in kind})
     if values and _table_exists(con, "raw", "_quarantine"):
         # the quarantine keeps its rows (so every file's counts still add up), not their text
+        # an identifier is a whole token of the line (ids, emails, order and line numbers):
+        # the tokens of each line are matched against them in one hash join
         purged["raw._quarantine (text)"] = con.execute(
-            "update raw._quarantine set raw_text = null where exists (select 1 from "
-            "(select unnest(?::varchar[]) as v) where contains(raw._quarantine.raw_text, v))",
-            [values]).fetchone()[0]
+            "update raw._quarantine set raw_text = null where rowid in ("
+            "select q.rowid from raw._quarantine as q, "
+            f"unnest(string_split_regex(q.raw_text, '{NOT_TOKEN}')) as t(token) "
+            "where t.token in (select unnest(?::varchar[])))", [values]).fetchone()[0]
 
 
 def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
@@ -225,9 +231,15 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
     base = {(s, t) for s, t in con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_type = 'BASE TABLE'").fetchall()}
+    per_table: dict[tuple[str, str], tuple[list[str], list]] = {}
     for schema, table, where, params in targets:
-        if (schema, table) in base:
-            n = con.execute(f"delete from {schema}.{table} where {where}", params).fetchone()[0]
+        wheres, values = per_table.setdefault((schema, table), ([], []))
+        wheres.append(f"({where})")
+        values.extend(params)
+    for (schema, table), (wheres, params) in per_table.items():
+        if (schema, table) in base:  # one scan per table, whatever makes its rows the person's
+            n = con.execute(f"delete from {schema}.{table} where {' or '.join(wheres)}",
+                            params).fetchone()[0]
             purged[f"{schema}.{table}"] = purged.get(f"{schema}.{table}", 0) + n
 
 

@@ -217,3 +217,24 @@ def test_a_crm_delete_forgets_the_same_rows_whichever_source_loads_first(setting
     assert read == loaded + quarantined == 11 and in_raw == loaded - erased
     ledger = [json.loads(line) for line in settings.erasure_ledger.read_text().splitlines()]
     assert sum(len(entry["hashes"]) for entry in ledger) == 3  # crm:C1, its email, browser A
+
+
+def test_quarantined_text_is_forgotten_where_an_identifier_is_a_whole_token():
+    from upstream.erasure import _purge_raw
+
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute("create table raw._quarantine (source_file varchar, raw_text varchar)")
+    con.execute("insert into raw._quarantine values "
+                "('a', '{\"event_id\":\"E1\",\"customer_id\":\"C00000042\",\"size\":\"M\"}'), "
+                "('b', 'C00000007;Ana;ana+shop@x.eu;1800'), "
+                "('c', 'O20261101-0000003-2,2,too_small'), "
+                "('d', 'C000000420,Bo,bo@x.eu'), "  # another id that starts like the erased one
+                "('e', null)")
+    found = {"crm": ["C00000042", "C00000007"], "email": ["ana+shop@x.eu"],
+             "order": [], "order_line": ["O20261101-0000003-2"], "anon": []}
+    purged: dict[str, int] = {}
+    _purge_raw(con, found, purged)
+    assert purged == {"raw._quarantine (text)": 3}
+    assert con.execute("select source_file from raw._quarantine where raw_text is not null "
+                       "order by 1").fetchall() == [("d",)]
