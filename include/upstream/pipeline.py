@@ -129,7 +129,8 @@ def ingest(source: str, day: date, params: dict | None = None,
              summary["extra_columns"])
     progress(f"ingest_{source}", started, loaded=summary["rows_loaded"],
              quarantined=summary["rows_quarantined"], files=sum(summary["files"].values()),
-             days=len(report.days), erased_crm_ids=summary["erased_crm_ids"])
+             days=len(report.days), erased_crm_ids=summary["erased_crm_ids"],
+             erasure_s=summary["erasure_s"])
     return summary
 
 

@@ -23,6 +23,7 @@ class IngestReport:
     days: list[str]
     files: list[FileResult] = field(default_factory=list)
     erased: int = 0  # CRM ids erased because a CRM delete row arrived (upstream.erasure)
+    erasure_s: float = 0.0  # of the ingest's time, acting on erasures (not loading)
 
     def summary(self) -> dict:
         """Totals for XCom and logs (per-file detail stays in the manifest and the task log)."""
@@ -34,7 +35,7 @@ class IngestReport:
         drift = sorted({f"{f.table}.{c}" for f in self.files for c in f.extra_columns})
         return {"source": self.source, "first_day": self.days[0], "last_day": self.days[-1],
                 **totals, "files": dict(statuses), "extra_columns": drift,
-                "erased_crm_ids": self.erased}
+                "erased_crm_ids": self.erased, "erasure_s": round(self.erasure_s, 1)}
 
 
 def record_run(con: duckdb.DuckDBPyConnection, report: IngestReport, started: float) -> None:

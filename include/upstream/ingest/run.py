@@ -60,10 +60,12 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
         except BaseException as exc:  # noqa: BLE001 - re-raised below, after acting on erasures
             failure = exc
         report.files = [results[i] for i in sorted(results)]
+        erasing = time.time()
         # orders and lines that arrived for an erased person are recorded and swept
         forget_derived(settings, con, {i for f in report.files for i in f.erased_identifiers})
         if "crm_customers" in tables:  # every CRM deletion committed so far is acted on now
             report.erased = _erase_crm_deletions(settings, con)
+        report.erasure_s = time.time() - erasing
         if failure is not None:
             raise failure
         record_run(con, report, started)
