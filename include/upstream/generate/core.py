@@ -117,7 +117,6 @@ class World:
             "op": np.zeros(n, dtype=np.int8),
         })
 
-
     def _plant(self) -> None:
         """The latent truth the behaviour follows (written to truth/, never read by the
         pipeline). A CRM record that is a second record of the previous customer (alias: same
