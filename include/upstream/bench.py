@@ -137,15 +137,21 @@ def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, en
             "task_rss_mib": {e["task"]: e.get("peak_rss_mib") for e in run.events}}
 
 
+def scratch(settings: Settings, root: Path,
+            airflow: str | None = None) -> tuple[Settings, dict[str, str], str, str]:
+    """A project of its own under ``root`` (emptied first): its settings, the environment its
+    commands run with, and the airflow and upstream executables beside this Python."""
+    shutil.rmtree(root, ignore_errors=True)
+    own = replace(settings, data_dir=root, published_dir=root / "published", landing_root=None)
+    return (own, _environment(own), airflow or str(Path(sys.executable).with_name("airflow")),
+            str(Path(sys.executable).with_name("upstream")))
+
+
 def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
         airflow: str | None = None) -> dict:
     """Measure SF ``sf``: ``days`` days as a full refresh, then the next day (see the module)."""
     root = settings.data_dir / "bench" / f"sf{sf:g}"
-    shutil.rmtree(root, ignore_errors=True)
-    bench = replace(settings, data_dir=root, published_dir=root / "published", landing_root=None)
-    env = _environment(bench)
-    airflow = airflow or str(Path(sys.executable).with_name("airflow"))
-    upstream = str(Path(sys.executable).with_name("upstream"))
+    bench, env, airflow, upstream = scratch(settings, root, airflow)
     full_days = [START + timedelta(days=i) for i in range(days)]
 
     generate_s, generate_rss = _measured(

@@ -415,15 +415,14 @@ def create_ledger_tables(con: duckdb.DuckDBPyConnection, key: str, hashes: list[
                 [hashes])
 
 
-def erased_rows_sql(contract_erasure: tuple[tuple[str, str], ...],
-                    relation: str = "_parsed") -> str | None:
-    """A condition on a row of ``relation`` (the staged rows), true when one of its identifier
-    columns is in the ledger (temp tables of :func:`create_ledger_tables`)."""
+def erased_rows_sql(contract_erasure: tuple[tuple[str, str], ...]) -> str | None:
+    """A condition on a staged row (``_parsed``), true when one of its identifier columns is in
+    the ledger (temp tables of :func:`create_ledger_tables`)."""
     if not contract_erasure:
         return None
     # each distinct value is hashed once (a day of clickstream repeats a browser many times),
     # then the rows are matched against the few values found in the ledger
-    tests = [f"{column} in (select v from (select distinct e.{column} as v from {relation} as e "
+    tests = [f"{column} in (select v from (select distinct e.{column} as v from _parsed as e "
              f"where e.{column} is not null) where sha256((select k from _ledger_key) || '|' || "
              f"{identifier_sql(kind, 'v')}) in (select hash from _ledger))"
              for column, kind in contract_erasure]

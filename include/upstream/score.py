@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import sys
-from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -303,14 +300,10 @@ def run(settings: Settings, *, sf: float, days: int, seed: int = 42,
     """`make score`: generate ``days`` days at ``sf`` (with their truth) into
     ``data/score/sf<sf>-<days>d``, run ``upstream_daily`` as a full refresh over them through
     ``airflow dags test``, and score the publication."""
-    from upstream.bench import START, _dag, _environment, _measured
+    from upstream.bench import START, _dag, _measured, scratch
 
     root = settings.data_dir / "score" / f"sf{sf:g}-{days}d"
-    shutil.rmtree(root, ignore_errors=True)
-    scored = replace(settings, data_dir=root, published_dir=root / "published", landing_root=None)
-    env = _environment(scored)
-    airflow = airflow or str(Path(sys.executable).with_name("airflow"))
-    upstream = str(Path(sys.executable).with_name("upstream"))
+    scored, env, airflow, upstream = scratch(settings, root, airflow)
     truth = root / "truth"
     generate_s, _ = _measured(
         [upstream, "generate", "--seed", str(seed), "--sf", str(sf), "--days", str(days),

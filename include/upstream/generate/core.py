@@ -213,10 +213,10 @@ class World:
         p = self.person
         shares = np.zeros(len(self.catalogue))
         weights = self.sku_weights(d)
+        has_c, has_f = self.colour[p] >= 0, self.fit[p] >= 0
         for colour_kept in (True, False):
             for fit_kept in (True, False):
                 for mto in (0, 1):
-                    has_c, has_f = self.colour[p] >= 0, self.fit[p] >= 0
                     prob = (np.where(has_c, LOYALTY if colour_kept else 1 - LOYALTY,
                                      0.0 if colour_kept else 1.0)
                             * np.where(has_f, LOYALTY if fit_kept else 1 - LOYALTY,
