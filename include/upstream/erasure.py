@@ -209,6 +209,16 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
     until then."""
     ids, anons = found["crm"], found["anon"]
     identifiers = [f"{kind}:{v}" for kind, values in found.items() for v in values]
+    # the persons the identifiers belonged to: an incremental state (a <model>__map beside it)
+    # forgets them whole and re-derives whoever remains of them on its next run
+    persons = (_values(con, "select distinct person_id from intermediate.int_identity__map "
+                            "where identifier in (select unnest(?::varchar[]))", [identifiers])
+               if _table_exists(con, "intermediate", "int_identity__map") else [])
+    # the erased CRM ids' own events, wherever the attribution put them (a merged person keeps
+    # their other records, so their person_id is not an erased id)
+    events = (_values(con, "select event_id from intermediate.int_web__events "
+                           "where customer_id in (select unnest(?::varchar[]))", [ids])
+              if _table_exists(con, "intermediate", "int_web__events") else [])
     targets = [("snapshots", "snp_crm__customers", "customer_id in (select unnest(?::varchar[]))",
                 [ids]),
                ("intermediate", "int_web__events",
@@ -218,9 +228,14 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
                # incremental: what a run does not re-attribute stays, so it must forget here
                ("intermediate", "int_web__events_attributed",
-                "anonymous_id in (select unnest(?::varchar[]))", [anons]),
+                "anonymous_id in (select unnest(?::varchar[])) or "
+                "event_id in (select unnest(?::varchar[]))", [anons, events]),
                ("intermediate", "int_web__events_attributed__map",
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
+               ("intermediate", "int_customer_signals",
+                "person_id in (select unnest(?::varchar[]))", [persons]),
+               ("intermediate", "int_customer_signals__map",
+                "person_id in (select unnest(?::varchar[]))", [persons]),
                ("intermediate", "int_order_lines__enriched",
                 "order_id in (select unnest(?::varchar[]))", [found["order"]])]
     for schema, table, column in con.execute(

@@ -26,7 +26,8 @@ returns as (
     select
         order_line_id,
         sum(quantity) as returned_quantity,
-        min(reason_code) as return_reason
+        min(reason_code) as return_reason,
+        max(_loaded_at) as _loaded_at
     from {{ ref('stg_erp__returns') }}
     group by order_line_id
 ),
@@ -69,7 +70,11 @@ final as (
         round(order_lines.unit_price / fx_rates.units_per_eur, 2) as unit_price_eur,
         round(order_lines.line_amount / fx_rates.units_per_eur, 2) as line_amount_eur,
         coalesce(returns.returned_quantity, 0) as returned_quantity,
-        returns.return_reason
+        returns.return_reason,
+        -- when the line, its order or a return of it last arrived: what incremental readers
+        -- compare with their watermark (int_customer_signals)
+        greatest(order_lines._loaded_at, identified_orders._loaded_at, returns._loaded_at)
+            as _changed_at
     from order_lines
     inner join identified_orders on order_lines.order_id = identified_orders.order_id
     inner join fx_rates on identified_orders.currency_code = fx_rates.currency_code

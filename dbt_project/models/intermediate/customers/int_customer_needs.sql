@@ -16,17 +16,11 @@ fit as (
 ),
 
 signals as not materialized (
-    select * from {{ ref('int_signals__weighted') }}
-    where is_known_customer
+    select * from {{ ref('int_customer_signals') }}
 ),
 
 purchases as (
     select * from {{ ref('int_customer_purchases') }}
-),
-
-order_lines as (
-    select * from {{ ref('int_order_lines__enriched') }}
-    where ordered_at < date '{{ as_of }}'
 ),
 
 events as not materialized (
@@ -66,30 +60,27 @@ sizes as (
 ),
 
 -- affinity share of a value = its recency-weighted signal weight / the person's total for
--- that attribute; the top 3 values are kept (ties by name)
-attribute_weights as (
-    {% for dimension in dimensions %}
-        select
-            person_id,
-            '{{ dimension }}' as dimension,
-            {{ dimension }} as value,
-            sum(recency_weight) as weight
-        from signals
-        where {{ dimension }} is not null
-        group by person_id, {{ dimension }}
-        {% if not loop.last %}union all{% endif %}
-    {% endfor %}
+-- that attribute (int_customer_signals); the top 3 values are kept (ties by name: weights equal
+-- to 12 significant digits are ties, so a sum in another order ranks the same)
+attribute_shares as (
+    select
+        person_id,
+        attribute as dimension,
+        value,
+        weight / sum(weight) over (partition by person_id, attribute) as exact_share
+    from signals
+    where attribute != 'option'
 ),
 
-attribute_shares as (
+top_shares as (
     select
         person_id,
         dimension,
         value,
-        round(weight / sum(weight) over (partition by person_id, dimension), 3) as share
-    from attribute_weights
+        round(exact_share, 3) as share
+    from attribute_shares
     qualify row_number() over (
-        partition by person_id, dimension order by weight desc, value asc
+        partition by person_id, dimension order by round(exact_share, 12) desc, value asc
     ) <= 3
 ),
 
@@ -104,39 +95,17 @@ affinities as (
                 filter (where dimension = '{{ dimension }}')
             ) as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
         {% endfor %}
-    from attribute_shares
+    from top_shares
     group by person_id
 ),
 
 -- options chosen in the configurator and configured on made-to-order lines, most used first
-options_used as (
-    select
-        person_id,
-        option_chosen as option_value,
-        count(*) as times
-    from (
-        select
-            person_id,
-            option_name || '=' || option_value as option_chosen
-        from events
-        where
-            is_known_customer and event_type = 'configurator_change'
-            and option_name is not null
-        union all
-        select
-            person_id,
-            unnest(string_split(configured_options, '|')) as option_chosen
-        from order_lines
-        where is_known_customer and is_made_to_order and configured_options is not null
-    ) as chosen
-    group by person_id, option_chosen
-),
-
 top_options as (
     select
         person_id,
-        list(option_value order by times desc, option_value asc)[1:3] as top_options
-    from options_used
+        list(value order by weight desc, value asc)[1:3] as top_options
+    from signals
+    where attribute = 'option'
     group by person_id
 ),
 

@@ -1,4 +1,5 @@
--- One row per order line; a re-sent line keeps the newest delivery. Amounts in order currency.
+-- One row per order line; a re-sent line keeps the newest delivery (and its _loaded_at).
+-- Amounts in order currency.
 -- Category, size, colour, material and fit are normalised (macros/normalise.sql).
 with source as (
     select * from {{ source('erp', 'erp_order_lines') }}
@@ -23,7 +24,8 @@ final as (
         latest.quantity,
         latest.unit_price,
         coalesce(latest.discount_rate, 0) as discount_rate,
-        latest.quantity * latest.unit_price as line_amount
+        latest.quantity * latest.unit_price as line_amount,
+        latest._loaded_at
     from latest
 )
 

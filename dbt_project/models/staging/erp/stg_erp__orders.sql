@@ -1,7 +1,7 @@
--- One row per order; a re-sent order keeps the newest delivery. Since the ERP renamed
--- `channel` to `sales_channel`, the new name arrives in the _extra overflow column. The
--- shipping country is normalised to ISO 3166-1 alpha-2 (null when unknown; the delivered value
--- stays in shipping_country_raw and is reported in reports.vocabulary_report).
+-- One row per order; a re-sent order keeps the newest delivery (and its _loaded_at). Since
+-- the ERP renamed `channel` to `sales_channel`, the new name arrives in the _extra overflow
+-- column. The shipping country is normalised to ISO 3166-1 alpha-2 (null when unknown; the
+-- delivered value stays in shipping_country_raw and is reported in reports.vocabulary_report).
 with source as (
     select * from {{ source('erp', 'erp_orders') }}
 ),
@@ -20,7 +20,8 @@ final as (
         upper(trim(latest.currency)) as currency_code,
         coalesce(latest.channel, latest._extra ->> 'sales_channel') as channel,
         {{ normalise_country('latest.shipping_country') }} as shipping_country_code,
-        nullif(trim(latest.shipping_country), '') as shipping_country_raw
+        nullif(trim(latest.shipping_country), '') as shipping_country_raw,
+        latest._loaded_at
     from latest
 )
 

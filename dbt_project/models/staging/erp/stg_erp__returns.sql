@@ -22,7 +22,8 @@ final as (
         ) as reason_code,
         coalesce(nullif(trim(latest.reason_code), ''), nullif(trim(latest.free_text), ''))
             as reason_raw,
-        latest.free_text
+        latest.free_text,
+        latest._loaded_at
     from latest
 )
 

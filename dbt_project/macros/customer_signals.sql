@@ -1,0 +1,216 @@
+{#
+  The pieces of int_customer_signals (see the model for the rules).
+#}
+
+{# What weighs every row: a change re-derives everybody. #}
+{% macro customer_signals_fingerprint() -%}
+    select md5(
+        string_agg(signal || '=' || weight::varchar, ',' order by signal)
+        || '|half-life {{ var("affinity_half_life_days") }}|epoch 2020-01-01'
+    )
+    from {{ ref('affinity_weights') }}
+{%- endmacro %}
+
+{# True when the last good run's state can be brought forward; false: derive everybody. #}
+{% macro customer_signals_is_delta() -%}
+    {% if not execute or not is_incremental() %}{{ return(false) }}{% endif %}
+    {% for suffix in ['__applied', '__map', '__products'] %}
+        {% if adapter.get_relation(database=this.database, schema=this.schema,
+                                   identifier=this.identifier ~ suffix) is none %}
+            {{ return(false) }}
+        {% endif %}
+    {% endfor %}
+    {% set rows = run_query(
+        "select count(*) = 1 and bool_and(as_of <= date '" ~ var('as_of_date') ~ "'"
+        ~ " and fingerprint = (" ~ customer_signals_fingerprint() ~ "))"
+        ~ " from " ~ this.schema ~ "." ~ this.identifier ~ "__applied").rows %}
+    {{ return(rows[0][0] is true) }}
+{%- endmacro %}
+
+{# Pre-hook: who must be re-derived from all history (<this>__rederive), and their rows out of
+   the way; everybody's on a first run, a full refresh or a state that cannot be brought forward. #}
+{% macro customer_signals_prepare() -%}
+    {% set applied = this.schema ~ '.' ~ this.identifier ~ '__applied' %}
+    {% if not customer_signals_is_delta() %}
+        -- everybody (a null person: see rederived_persons in the model's applied row)
+        create or replace table {{ this.schema }}.{{ this.identifier }}__rederive as
+        select null::varchar as person_id
+        {%- if is_incremental() %};
+        delete from {{ this }}
+        {%- endif %}
+    {% else %}
+        create or replace table {{ this.schema }}.{{ this.identifier }}__rederive as
+        {{ identity_changes(this.schema ~ '.' ~ this.identifier ~ '__map') }}
+        union
+        select order_lines.person_id
+        from {{ ref('int_order_lines__enriched') }} as order_lines, {{ applied }} as applied
+        where
+            order_lines.is_known_customer
+            and (
+                order_lines._changed_at > applied.lines_changed_at
+                or order_lines.ordered_at >= applied.as_of
+            )
+        union
+        select events.person_id
+        from {{ ref('int_web__events_attributed') }} as events
+        where events.is_known_customer and events.sku in (
+            select changed.sku from (
+                (
+                    select sku, category, colour, material, fit
+                    from {{ ref('stg_catalogue__products') }}
+                    except
+                    select sku, category, colour, material, fit
+                    from {{ this.schema }}.{{ this.identifier }}__products
+                )
+                union all
+                (
+                    select sku, category, colour, material, fit
+                    from {{ this.schema }}.{{ this.identifier }}__products
+                    except
+                    select sku, category, colour, material, fit
+                    from {{ ref('stg_catalogue__products') }}
+                )
+            ) as changed
+        );
+        delete from {{ this }}
+        where person_id in (
+            select rederive.person_id from {{ this.schema }}.{{ this.identifier }}__rederive
+                as rederive
+        )
+    {% endif %}
+{%- endmacro %}
+
+{# Post-hook: what the next run brings forward from (see macros/incremental_state.sql). #}
+{% macro customer_signals_record() -%}
+    {% set prefix = this.schema ~ '.' ~ this.identifier %}
+    {{ save_applied_map() }};
+    create or replace table {{ prefix }}__applied as
+    select
+        coalesce(
+            (select max(_loaded_at) from {{ ref('int_web__events_attributed') }}),
+            '-infinity'::timestamptz
+        ) as events_loaded_at,
+        coalesce(
+            (select max(_changed_at) from {{ ref('int_order_lines__enriched') }}),
+            '-infinity'::timestamptz
+        ) as lines_changed_at,
+        date '{{ var('as_of_date') }}' as as_of,
+        ({{ customer_signals_fingerprint() }}) as fingerprint,
+        -- persons re-derived from all history; null: everybody
+        case
+            when exists (select 1 from {{ prefix }}__rederive where person_id is null) then null
+            else (select count(*) from {{ prefix }}__rederive)
+        end as rederived_persons;
+    create or replace table {{ prefix }}__products as
+    select sku, category, colour, material, fit from {{ ref('stg_catalogue__products') }};
+    drop table {{ prefix }}__rederive
+{%- endmacro %}
+
+{#
+  One row per signal and attribute value of known persons before the as-of date, of the web
+  events (alias `events`) and order lines (alias `order_lines`) the two filters keep:
+  person_id, attribute, value, weight (see int_customer_signals).
+#}
+{% macro customer_signal_rows(events_filter, lines_filter) -%}
+    {% set as_of = var('as_of_date') %}
+    {% set half_life = var('affinity_half_life_days') | float %}
+    select
+        signals.person_id,
+        dims.attribute,
+        dims.value,
+        sum(
+            weights.weight * signals.units * pow(
+                2.0,
+                date_diff('second', timestamptz '2020-01-01 00:00:00+00', signals.occurred_at)
+                / 86400.0 / {{ half_life }}
+            )
+        ) as weight
+    from (
+        select
+            events.person_id,
+            events.event_type as signal,
+            events.occurred_at,
+            products.category,
+            products.colour,
+            products.material,
+            products.fit,
+            1 as units
+        from {{ ref('int_web__events_attributed') }} as events
+        inner join {{ ref('stg_catalogue__products') }} as products on events.sku = products.sku
+        where
+            events.is_known_customer
+            and events.occurred_at < date '{{ as_of }}'
+            and events.event_type in (select signal from {{ ref('affinity_weights') }})
+            and ({{ events_filter }})
+        union all
+        select
+            order_lines.person_id,
+            split.signal,
+            order_lines.ordered_at as occurred_at,
+            order_lines.category,
+            order_lines.colour,
+            order_lines.material,
+            order_lines.fit,
+            split.units
+        from {{ ref('int_order_lines__enriched') }} as order_lines,
+            lateral (
+                select
+                    'purchase_kept' as signal,
+                    order_lines.quantity - order_lines.returned_quantity as units
+                union all
+                select
+                    'purchase_returned' as signal,
+                    order_lines.returned_quantity as units
+            ) as split
+        where
+            order_lines.is_known_customer
+            and order_lines.ordered_at < date '{{ as_of }}'
+            and split.units > 0
+            and ({{ lines_filter }})
+    ) as signals
+    inner join {{ ref('affinity_weights') }} as weights on signals.signal = weights.signal,
+        lateral (
+            select 'category' as attribute, signals.category as value
+            union all
+            select 'colour', signals.colour
+            union all
+            select 'material', signals.material
+            union all
+            select 'fit', signals.fit
+        ) as dims
+    where dims.value is not null
+    group by signals.person_id, dims.attribute, dims.value
+
+    union all
+
+    -- options chosen in the configurator and configured on made-to-order lines
+    select
+        chosen.person_id,
+        'option' as attribute,
+        chosen.value,
+        count(*)::double as weight
+    from (
+        select
+            events.person_id,
+            events.option_name || '=' || events.option_value as value
+        from {{ ref('int_web__events_attributed') }} as events
+        where
+            events.is_known_customer
+            and events.occurred_at < date '{{ as_of }}'
+            and events.event_type = 'configurator_change'
+            and events.option_name is not null
+            and ({{ events_filter }})
+        union all
+        select
+            order_lines.person_id,
+            unnest(string_split(order_lines.configured_options, '|')) as value
+        from {{ ref('int_order_lines__enriched') }} as order_lines
+        where
+            order_lines.is_known_customer
+            and order_lines.ordered_at < date '{{ as_of }}'
+            and order_lines.is_made_to_order
+            and order_lines.configured_options is not null
+            and ({{ lines_filter }})
+    ) as chosen
+    group by chosen.person_id, chosen.value
+{%- endmacro %}

@@ -1,0 +1,74 @@
+-- What a known person's signals before the as-of date add up to, per attribute value: the
+-- state int_customer_needs reads its affinities and options from, kept up to date by running
+-- sums instead of re-reading all history every day.
+--   * attribute category / colour / material / fit: web product views, wishlists, cart adds and
+--     configurator choices of a catalogue product, and kept and returned units (order lines),
+--     each weighted by seeds/affinity_weights.csv x units x 2^(age_at_epoch / half-life), with
+--     age_at_epoch = days from 2020-01-01 (`affinity_half_life_days`). A signal of age a at the
+--     as-of date weighs w x 2^(-a/h) = 2^(-as_of/h) x w x 2^(t/h): the first factor is the same
+--     for every signal of a person, so shares of this mass are the recency-weighted shares, and
+--     the mass of a signal never changes as the as-of date moves.
+--   * attribute option: times an option was chosen (configurator) or configured (made to order).
+-- Incremental (delete+insert by person, attribute and value; the bookkeeping is described in
+-- macros/incremental_state.sql):
+--   * a person is re-derived from all their history when the identity map moved one of their
+--     identifiers, an order line of theirs arrived or changed (a return, a re-sent line), an
+--     order line of theirs crossed the as-of date, or the catalogue changed a product they saw;
+--   * everybody else gets the web events loaded since the last run (and those that crossed the
+--     as-of date) added to what they had;
+--   * everybody is re-derived on the first run, a full refresh, an as-of date earlier than the
+--     last run's, or when the weights or the half-life change.
+-- Both give the same table as a full refresh up to float rounding (the masses are sums in
+-- another order); int_customer_needs rounds what it publishes (tests/unit/test_transform).
+{% set as_of = var('as_of_date') %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['person_id', 'attribute', 'value'],
+    on_schema_change='fail',
+    pre_hook="{{ customer_signals_prepare() }}",
+    post_hook="{{ customer_signals_record() }}"
+) }}
+-- depends_on: {{ ref('int_identity__map') }}
+{% set applied = this.schema ~ '.' ~ this.identifier ~ '__applied' %}
+{% set rederive = this.schema ~ '.' ~ this.identifier ~ '__rederive' %}
+{% if not customer_signals_is_delta() %}
+    {{ customer_signal_rows('true', 'true') }}
+{% else %}
+    {% set rederived = 'select rederive.person_id from ' ~ rederive ~ ' as rederive' %}
+    {% set new_events %}
+        events.person_id not in ({{ rederived }})
+        and (
+            events._loaded_at > (select applied.events_loaded_at from {{ applied }} as applied)
+            or events.occurred_at >= (select applied.as_of from {{ applied }} as applied)
+        )
+    {% endset %}
+    with rederived as (
+        {{ customer_signal_rows(
+            'events.person_id in (' ~ rederived ~ ')',
+            'order_lines.person_id in (' ~ rederived ~ ')'
+        ) }}
+    ),
+
+    added as (
+        {{ customer_signal_rows(new_events, 'false') }}
+    ),
+
+    summed as (
+        select
+            added.person_id,
+            added.attribute,
+            added.value,
+            coalesce(kept.weight, 0) + added.weight as weight
+        from added
+        left join {{ this }} as kept
+            on
+                added.person_id = kept.person_id
+                and added.attribute = kept.attribute
+                and added.value = kept.value
+    )
+
+    select * from rederived
+    union all
+    select * from summed
+{% endif %}
