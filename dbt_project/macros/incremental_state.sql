@@ -1,33 +1,142 @@
 {#
-  Per-person incremental state (int_customer_signals): what a model needs to know about the
-  previous run it built on, kept beside it, written by its post-hooks only after it succeeded
-  (a failed run leaves them, so the next run sees every change since the last good one):
-    <this>__map      the identity map it applied (identifier, person_id, is_known_customer);
-    <this>__applied  the watermarks and the as-of date it applied, and a fingerprint of what
-                     weighs every row (seeds, vars): a change there re-derives everybody.
-  The erasure purge (upstream.erasure) deletes an erased person's state rows and their
-  identifiers from every <model>__map, so the next run re-derives whoever remains of them.
+  Incremental state by person: a model that keeps what its rows add up to per person (running
+  sums: int_customer_signals, int_demand__weekly_cells) and brings it forward each run. Beside
+  it, written by its post-hook only after it succeeded (a failed run leaves them, so the next
+  run sees every change since the last good one):
+    <this>__map       the identity map it applied (identifier, person_id, is_known_customer);
+    <this>__applied   the watermarks and the as-of date it applied, a fingerprint of what
+                      weighs its rows (a change re-derives everybody), and how many persons it
+                      re-derived (rederived_persons; null: everybody);
+    <this>__products  the catalogue attributes it applied.
+  A run re-derives from all history (<this>__rederive, made by the pre-hook, whose rows it also
+  deletes) every person who
+    * had an identifier whose person or known-ness the identity map changed (the old and the
+      new person, and the identifier itself: a browser that was its own 'anon:' person);
+    * has an order line that arrived or changed since (a new line, a return, a re-sent line)
+      or that crossed the last run's as-of date;
+    * saw a product whose catalogue attributes changed;
+  and the model brings everybody else forward from the web events loaded since (or that
+  crossed the last as-of date). It re-derives everybody on the first run, a full refresh, an
+  as-of date earlier than the last run's, or a changed fingerprint.
+  The erasure purge (upstream.erasure) deletes an erased person's state rows and every
+  identifier of theirs from the <model>__map, so the next run re-derives whoever remains.
 #}
 
-{# Persons (old and new) of every identifier whose person or known-ness changed since `applied`. #}
-{% macro identity_changes(applied) -%}
-    select changed.person_id
-    from (
-        (
-            select identifier, person_id, is_known_customer from {{ ref('int_identity__map') }}
-            except
-            select identifier, person_id, is_known_customer from {{ applied }}
-        )
-        union all
-        (
-            select identifier, person_id, is_known_customer from {{ applied }}
-            except
-            select identifier, person_id, is_known_customer from {{ ref('int_identity__map') }}
-        )
-    ) as changed
+{# Post-hook: what the next run brings forward from. #}
+{% macro state_record(fingerprint='null') -%}
+    {% set prefix = this.schema ~ '.' ~ this.identifier %}
+    create or replace table {{ prefix }}__map as
+    select identifier, person_id, is_known_customer from {{ ref('int_identity__map') }};
+    create or replace table {{ prefix }}__applied as
+    select
+        coalesce(
+            (select max(_loaded_at) from {{ ref('int_web__events_attributed') }}),
+            '-infinity'::timestamptz
+        ) as events_loaded_at,
+        coalesce(
+            (select max(_changed_at) from {{ ref('int_order_lines__enriched') }}),
+            '-infinity'::timestamptz
+        ) as lines_changed_at,
+        date '{{ var('as_of_date') }}' as as_of,
+        ({{ fingerprint }})::varchar as fingerprint,
+        case
+            when exists (select 1 from {{ prefix }}__rederive where person_id is null) then null
+            else (select count(*) from {{ prefix }}__rederive)
+        end as rederived_persons;
+    create or replace table {{ prefix }}__products as
+    select sku, category, colour, material, fit from {{ ref('stg_catalogue__products') }};
+    drop table {{ prefix }}__rederive
 {%- endmacro %}
 
-{% macro save_applied_map() -%}
-    create or replace table {{ this.schema }}.{{ this.identifier }}__map as
-    select identifier, person_id, is_known_customer from {{ ref('int_identity__map') }}
+{# True when the last good run's state can be brought forward; false: derive everybody. #}
+{% macro state_is_delta(fingerprint='null') -%}
+    {% if not execute or not is_incremental() %}{{ return(false) }}{% endif %}
+    {% for suffix in ['__applied', '__map', '__products'] %}
+        {% if adapter.get_relation(database=this.database, schema=this.schema,
+                                   identifier=this.identifier ~ suffix) is none %}
+            {{ return(false) }}
+        {% endif %}
+    {% endfor %}
+    {% set rows = run_query(
+        "select count(*) = 1 and bool_and(as_of <= date '" ~ var('as_of_date') ~ "'"
+        ~ " and fingerprint is not distinct from (" ~ fingerprint ~ ")::varchar)"
+        ~ " from " ~ this.schema ~ "." ~ this.identifier ~ "__applied").rows %}
+    {{ return(rows[0][0] is true) }}
+{%- endmacro %}
+
+{# Pre-hook: who is re-derived (<this>__rederive), and their rows out of the way. #}
+{% macro state_prepare(fingerprint='null') -%}
+    {% set prefix = this.schema ~ '.' ~ this.identifier %}
+    {% if not state_is_delta(fingerprint) %}
+        -- everybody: a null person (rederived_persons is null)
+        create or replace table {{ prefix }}__rederive as
+        select null::varchar as person_id
+        {%- if is_incremental() %};
+        delete from {{ this }}
+        {%- endif %}
+    {% else %}
+        create or replace table {{ prefix }}__rederive as
+        select unnest([changed.person_id, changed.identifier]) as person_id
+        from (
+            (
+                select identifier, person_id, is_known_customer
+                from {{ ref('int_identity__map') }}
+                except
+                select identifier, person_id, is_known_customer from {{ prefix }}__map
+            )
+            union all
+            (
+                select identifier, person_id, is_known_customer from {{ prefix }}__map
+                except
+                select identifier, person_id, is_known_customer
+                from {{ ref('int_identity__map') }}
+            )
+        ) as changed
+        union
+        select order_lines.person_id
+        from {{ ref('int_order_lines__enriched') }} as order_lines, {{ prefix }}__applied as applied
+        where
+            order_lines._changed_at > applied.lines_changed_at
+            or order_lines.ordered_at >= applied.as_of
+        union
+        select events.person_id
+        from {{ ref('int_web__events_attributed') }} as events
+        where events.sku in (
+            select changed.sku from (
+                (
+                    select sku, category, colour, material, fit
+                    from {{ ref('stg_catalogue__products') }}
+                    except
+                    select sku, category, colour, material, fit from {{ prefix }}__products
+                )
+                union all
+                (
+                    select sku, category, colour, material, fit from {{ prefix }}__products
+                    except
+                    select sku, category, colour, material, fit
+                    from {{ ref('stg_catalogue__products') }}
+                )
+            ) as changed
+        );
+        delete from {{ this }}
+        where person_id in (select rederive.person_id from {{ prefix }}__rederive as rederive)
+    {% endif %}
+{%- endmacro %}
+
+{# The web events (alias `events`) the model brings forward: loaded since, or crossed the
+   last as-of date, of persons not re-derived. #}
+{% macro state_new_events() -%}
+    {% set prefix = this.schema ~ '.' ~ this.identifier %}
+    events.person_id not in (select rederive.person_id from {{ prefix }}__rederive as rederive)
+    and (
+        events._loaded_at > (select applied.events_loaded_at from {{ prefix }}__applied as applied)
+        or events.occurred_at >= (select applied.as_of from {{ prefix }}__applied as applied)
+    )
+{%- endmacro %}
+
+{# Rows of re-derived persons (the column holding the person: `column`). #}
+{% macro state_rederived(column) -%}
+    {{ column }} in (
+        select rederive.person_id from {{ this.schema }}.{{ this.identifier }}__rederive as rederive
+    )
 {%- endmacro %}

@@ -211,9 +211,11 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
     identifiers = [f"{kind}:{v}" for kind, values in found.items() for v in values]
     # the persons the identifiers belonged to: an incremental state (a <model>__map beside it)
     # forgets them whole and re-derives whoever remains of them on its next run
-    persons = (_values(con, "select distinct person_id from intermediate.int_identity__map "
-                            "where identifier in (select unnest(?::varchar[]))", [identifiers])
-               if _table_exists(con, "intermediate", "int_identity__map") else [])
+    # (also a browser or guest order that was its own person: 'anon:…', 'guest_order:…')
+    persons = sorted(set(identifiers) | {f"guest_order:{o}" for o in found["order"]} | set(
+        _values(con, "select distinct person_id from intermediate.int_identity__map "
+                     "where identifier in (select unnest(?::varchar[]))", [identifiers])
+        if _table_exists(con, "intermediate", "int_identity__map") else []))
     # the erased CRM ids' own events, wherever the attribution put them (a merged person keeps
     # their other records, so their person_id is not an erased id)
     events = (_values(con, "select event_id from intermediate.int_web__events "
@@ -232,12 +234,18 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                 "event_id in (select unnest(?::varchar[]))", [anons, events]),
                ("intermediate", "int_web__events_attributed__map",
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
-               ("intermediate", "int_customer_signals",
-                "person_id in (select unnest(?::varchar[]))", [persons]),
-               ("intermediate", "int_customer_signals__map",
-                "person_id in (select unnest(?::varchar[]))", [persons]),
+
                ("intermediate", "int_order_lines__enriched",
                 "order_id in (select unnest(?::varchar[]))", [found["order"]])]
+    # incremental states by person (macros/incremental_state.sql): a table with a <table>__map
+    for (state,) in con.execute(
+            "select left(table_name, -5) from information_schema.tables "
+            "where table_schema = 'intermediate' and table_name like '%\\_\\_map' escape '\\' "
+            "and table_name <> 'int_web__events_attributed__map'").fetchall():
+        targets += [("intermediate", state, "person_id in (select unnest(?::varchar[]))",
+                     [persons]),
+                    ("intermediate", f"{state}__map",
+                     "person_id in (select unnest(?::varchar[]))", [persons])]
     for schema, table, column in con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
             "where table_schema in ('intermediate', 'marts', 'reports') "

@@ -170,6 +170,10 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
             "from intermediate.int_customer_signals) "
             "from intermediate.int_customer_signals__applied").fetchone()
         running_sums = c.execute(signals).fetchall()
+        cells_rederived = c.execute("select rederived_persons "
+                                    "from intermediate.int_demand__weekly_cells__applied"
+                                    ).fetchone()[0]
+    assert cells_rederived is not None and cells_rederived > 0
     # the second run re-derived some people (new orders, merges) and brought the others
     # forward by adding their new web signals
     assert rederived is not None and 0 < rederived < known, (rederived, known)
@@ -181,6 +185,7 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
                          "order by event_id",
                "attributed": "select * exclude (_loaded_at) "
                              "from intermediate.int_web__events_attributed order by event_id",
+               "cells": "select * from intermediate.int_demand__weekly_cells order by all",
                **{m: f"select * from marts.{m} order by all" for m in marts}}
 
     def snapshot() -> dict[str, list]:

@@ -3,10 +3,50 @@
 -- table, so those four aggregates and the days covered read it instead of re-deriving (and
 -- holding) every signal; weekdays is a bit mask of the days the week's signals fall on
 -- (bit 0 = Monday).
+-- Incremental (delete+insert by person and week): who is re-derived from all history and who
+-- is brought forward is macros/incremental_state.sql; a person brought forward has the weeks
+-- their new web events fall in recomputed (their order lines did not change, or they would be
+-- re-derived). The same table as a full refresh (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
-with demand_signals as (
-    select * from {{ ref('int_demand__signals') }}
-    where signal_at < date '{{ as_of }}'
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['person_id', 'week_start'],
+    on_schema_change='fail',
+    pre_hook="{{ state_prepare() }}",
+    post_hook="{{ state_record() }}"
+) }}
+-- depends_on: {{ ref('int_identity__map') }}
+{% set delta = state_is_delta() %}
+with
+{% if delta %}
+    touched as (
+        select distinct
+            events.person_id,
+            date_trunc('week', events.occurred_at)::date as week_start
+        from {{ ref('int_web__events_attributed') }} as events
+        where
+            events.occurred_at < date '{{ as_of }}'
+            and events.event_type in ('product_view', 'add_to_cart', 'wishlist')
+            and {{ state_new_events() }}
+    ),
+{% endif %}
+
+demand_signals as (
+    select * from {{ ref('int_demand__signals') }} as signals
+    where
+        signals.signal_at < date '{{ as_of }}'
+        {% if delta %}
+            and (
+                {{ state_rederived('signals.person_id') }}
+                or exists (
+                    select 1 from touched
+                    where
+                        touched.person_id = signals.person_id
+                        and touched.week_start = date_trunc('week', signals.signal_at)::date
+                )
+            )
+        {% endif %}
 ),
 
 final as (

@@ -9,15 +9,10 @@
 --     for every signal of a person, so shares of this mass are the recency-weighted shares, and
 --     the mass of a signal never changes as the as-of date moves.
 --   * attribute option: times an option was chosen (configurator) or configured (made to order).
--- Incremental (delete+insert by person, attribute and value; the bookkeeping is described in
--- macros/incremental_state.sql):
---   * a person is re-derived from all their history when the identity map moved one of their
---     identifiers, an order line of theirs arrived or changed (a return, a re-sent line), an
---     order line of theirs crossed the as-of date, or the catalogue changed a product they saw;
---   * everybody else gets the web events loaded since the last run (and those that crossed the
---     as-of date) added to what they had;
---   * everybody is re-derived on the first run, a full refresh, an as-of date earlier than the
---     last run's, or when the weights or the half-life change.
+-- Incremental (delete+insert by person, attribute and value): who is re-derived from all
+-- history and who is brought forward is macros/incremental_state.sql; a person brought forward
+-- gets the masses of their new web events added to what they had. The fingerprint (weights,
+-- half-life) re-derives everybody when it changes.
 -- Both give the same table as a full refresh up to float rounding (the masses are sums in
 -- another order); int_customer_needs rounds what it publishes (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
@@ -26,32 +21,21 @@
     incremental_strategy='delete+insert',
     unique_key=['person_id', 'attribute', 'value'],
     on_schema_change='fail',
-    pre_hook="{{ customer_signals_prepare() }}",
-    post_hook="{{ customer_signals_record() }}"
+    pre_hook="{{ state_prepare(customer_signals_fingerprint()) }}",
+    post_hook="{{ state_record(customer_signals_fingerprint()) }}"
 ) }}
 -- depends_on: {{ ref('int_identity__map') }}
-{% set applied = this.schema ~ '.' ~ this.identifier ~ '__applied' %}
-{% set rederive = this.schema ~ '.' ~ this.identifier ~ '__rederive' %}
-{% if not customer_signals_is_delta() %}
+{% if not state_is_delta(customer_signals_fingerprint()) %}
     {{ customer_signal_rows('true', 'true') }}
 {% else %}
-    {% set rederived = 'select rederive.person_id from ' ~ rederive ~ ' as rederive' %}
-    {% set new_events %}
-        events.person_id not in ({{ rederived }})
-        and (
-            events._loaded_at > (select applied.events_loaded_at from {{ applied }} as applied)
-            or events.occurred_at >= (select applied.as_of from {{ applied }} as applied)
-        )
-    {% endset %}
     with rederived as (
         {{ customer_signal_rows(
-            'events.person_id in (' ~ rederived ~ ')',
-            'order_lines.person_id in (' ~ rederived ~ ')'
+            state_rederived('events.person_id'), state_rederived('order_lines.person_id')
         ) }}
     ),
 
     added as (
-        {{ customer_signal_rows(new_events, 'false') }}
+        {{ customer_signal_rows(state_new_events(), 'false') }}
     ),
 
     summed as (
