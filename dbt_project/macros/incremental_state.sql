@@ -7,16 +7,18 @@
     <this>__applied   the watermarks and the as-of date it applied, a fingerprint of what
                       weighs its rows (a change re-derives everybody), and how many persons it
                       re-derived (rederived_persons; null: everybody);
-    <this>__products  the catalogue attributes it applied.
+    <this>__products  the catalogue attributes it applied;
+    <this>__lines     the order lines it counted (id, person, when the line last changed).
   A run re-derives from all history (<this>__rederive, made by the pre-hook, whose rows it also
   deletes) every person who
     * had an identifier whose person or known-ness the identity map changed (the old and the
       new person, and the identifier itself: a browser that was its own 'anon:' person);
-    * has an order line that arrived or changed since (a new line, a return, a re-sent line)
-      or that crossed the last run's as-of date;
+    * has an order line it counted that changed since (a return, a re-sent line or order: the
+      line's _changed_at, or its person) or left (old and new person);
     * saw a product whose catalogue attributes changed;
   and the model brings everybody else forward from the web events loaded since (or that
-  crossed the last as-of date). It re-derives everybody on the first run, a full refresh, an
+  crossed the last as-of date) and the order lines counted for the first time (new, or that
+  crossed it: <this>__new_lines). It re-derives everybody on the first run, a full refresh, an
   as-of date earlier than the last run's, or a changed fingerprint.
   The erasure purge (upstream.erasure) deletes an erased person's state rows and every
   identifier of theirs from the <model>__map, so the next run re-derives whoever remains.
@@ -33,10 +35,6 @@
             (select max(_loaded_at) from {{ ref('int_web__events_attributed') }}),
             '-infinity'::timestamptz
         ) as events_loaded_at,
-        coalesce(
-            (select max(_changed_at) from {{ ref('int_order_lines__enriched') }}),
-            '-infinity'::timestamptz
-        ) as lines_changed_at,
         date '{{ var('as_of_date') }}' as as_of,
         ({{ fingerprint }})::varchar as fingerprint,
         case
@@ -45,13 +43,17 @@
         end as rederived_persons;
     create or replace table {{ prefix }}__products as
     select sku, category, colour, material, fit from {{ ref('stg_catalogue__products') }};
-    drop table {{ prefix }}__rederive
+    create or replace table {{ prefix }}__lines as
+    select order_line_id, person_id, _changed_at from {{ ref('int_order_lines__enriched') }}
+    where ordered_at < date '{{ var('as_of_date') }}';
+    drop table {{ prefix }}__rederive;
+    drop table if exists {{ prefix }}__new_lines
 {%- endmacro %}
 
 {# True when the last good run's state can be brought forward; false: derive everybody. #}
 {% macro state_is_delta(fingerprint='null') -%}
     {% if not execute or not is_incremental() %}{{ return(false) }}{% endif %}
-    {% for suffix in ['__applied', '__map', '__products'] %}
+    {% for suffix in ['__applied', '__map', '__products', '__lines'] %}
         {% if adapter.get_relation(database=this.database, schema=this.schema,
                                    identifier=this.identifier ~ suffix) is none %}
             {{ return(false) }}
@@ -93,11 +95,21 @@
             )
         ) as changed
         union
-        select order_lines.person_id
-        from {{ ref('int_order_lines__enriched') }} as order_lines, {{ prefix }}__applied as applied
-        where
-            order_lines._changed_at > applied.lines_changed_at
-            or order_lines.ordered_at >= applied.as_of
+        -- an order line counted before that changed (a return, a re-sent line or order) or left
+        select moved.person_id
+        from (
+            select unnest([counted.person_id, order_lines.person_id]) as person_id
+            from {{ prefix }}__lines as counted
+            left join {{ ref('int_order_lines__enriched') }} as order_lines
+                on
+                    counted.order_line_id = order_lines.order_line_id
+                    and order_lines.ordered_at < date '{{ var('as_of_date') }}'
+            where
+                order_lines.order_line_id is null
+                or order_lines.person_id != counted.person_id
+                or order_lines._changed_at != counted._changed_at
+        ) as moved
+        where moved.person_id is not null
         union
         select events.person_id
         from {{ ref('int_web__events_attributed') }} as events
@@ -118,6 +130,15 @@
                 )
             ) as changed
         );
+        -- order lines counted for the first time (new, or crossed the last as-of date)
+        create or replace table {{ prefix }}__new_lines as
+        select order_lines.order_line_id
+        from {{ ref('int_order_lines__enriched') }} as order_lines
+        where
+            order_lines.ordered_at < date '{{ var('as_of_date') }}'
+            and order_lines.order_line_id not in (
+                select counted.order_line_id from {{ prefix }}__lines as counted
+            );
         delete from {{ this }}
         where person_id in (select rederive.person_id from {{ prefix }}__rederive as rederive)
     {% endif %}
@@ -132,6 +153,16 @@
         events._loaded_at > (select applied.events_loaded_at from {{ prefix }}__applied as applied)
         or events.occurred_at >= (select applied.as_of from {{ prefix }}__applied as applied)
     )
+{%- endmacro %}
+
+{# The order lines (alias `order_lines`) the model brings forward: counted for the first time,
+   of persons not re-derived. #}
+{% macro state_new_lines() -%}
+    {% set prefix = this.schema ~ '.' ~ this.identifier %}
+    order_lines.person_id not in (
+        select rederive.person_id from {{ prefix }}__rederive as rederive
+    )
+    and order_lines.order_line_id in (select new.order_line_id from {{ prefix }}__new_lines as new)
 {%- endmacro %}
 
 {# Rows of re-derived persons (the column holding the person: `column`). #}

@@ -150,6 +150,20 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
         fh.writelines(json.dumps({**e, "user_agent": "resent"}) + "\n" for e in resent)
     # days 3-4 bring new CRM records, orders and logins: the identity map changes under events
     # attributed by the first run (browsers that log in, people who merge)
+    # day 3 also re-sends a day-1 order under another customer (its lines change person) and
+    # relabels a product's colour (everybody who saw it has other affinities)
+    day3 = settings.landing_dir / "orders" / DAYS[2].isoformat()
+    header, first_order, other = (settings.landing_dir / "orders" / DAYS[0].isoformat() /
+                                  "orders_20261101.csv").read_text().splitlines()[:3]
+    other_customer = other.split(",")[1]
+    moved = first_order.split(",")
+    moved[1] = other_customer
+    (day3 / "orders_20261103_resent.csv").write_text(f"{header}\n{','.join(moved)}\n")
+    products = settings.landing_dir / "catalogue" / DAYS[2].isoformat() / "products_20261103.csv"
+    rows = products.read_text().splitlines()
+    cells = rows[1].split(",")
+    cells[2] = "navy" if cells[2] != "navy" else "black"
+    products.write_text("\n".join([rows[0], ",".join(cells), *rows[2:]]) + "\n")
     # the first run covers days 1-2 (as of day 3), the second days 3-4 as of AS_OF: signals
     # cross the earlier as-of date, running sums must carry them forward
     for source in ("catalogue", "crm", "orders", "web"):

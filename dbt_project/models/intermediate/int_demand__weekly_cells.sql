@@ -5,8 +5,8 @@
 -- (bit 0 = Monday).
 -- Incremental (delete+insert by person and week): who is re-derived from all history and who
 -- is brought forward is macros/incremental_state.sql; a person brought forward has the weeks
--- their new web events fall in recomputed (their order lines did not change, or they would be
--- re-derived). The same table as a full refresh (tests/unit/test_transform).
+-- their new web events and order lines fall in recomputed. The same table as a full refresh
+-- (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
 {{ config(
     materialized='incremental',
@@ -18,6 +18,18 @@
 ) }}
 -- depends_on: {{ ref('int_identity__map') }}
 {% set delta = state_is_delta() %}
+{% set scope %}
+    {%- if delta -%}
+        ({{ state_rederived('signals.person_id') }} or exists (
+            select 1 from touched
+            where
+                touched.person_id = signals.person_id
+                and touched.week_start = date_trunc('week', signals.signal_at)::date
+        ))
+    {%- else -%}
+        true
+    {%- endif -%}
+{% endset %}
 with
 {% if delta %}
     touched as (
@@ -29,24 +41,21 @@ with
             events.occurred_at < date '{{ as_of }}'
             and events.event_type in ('product_view', 'add_to_cart', 'wishlist')
             and {{ state_new_events() }}
+        union
+        select
+            order_lines.person_id,
+            date_trunc('week', order_lines.ordered_at)::date as week_start
+        from {{ ref('int_order_lines__enriched') }} as order_lines
+        where {{ state_new_lines() }}
     ),
 {% endif %}
 
 demand_signals as (
-    select * from {{ ref('int_demand__signals') }} as signals
+    select signals.*
+    from {{ ref('int_demand__signals') }} as signals
     where
         signals.signal_at < date '{{ as_of }}'
-        {% if delta %}
-            and (
-                {{ state_rederived('signals.person_id') }}
-                or exists (
-                    select 1 from touched
-                    where
-                        touched.person_id = signals.person_id
-                        and touched.week_start = date_trunc('week', signals.signal_at)::date
-                )
-            )
-        {% endif %}
+        and {{ scope }}
 ),
 
 final as (

@@ -11,8 +11,8 @@
 --   * attribute option: times an option was chosen (configurator) or configured (made to order).
 -- Incremental (delete+insert by person, attribute and value): who is re-derived from all
 -- history and who is brought forward is macros/incremental_state.sql; a person brought forward
--- gets the masses of their new web events added to what they had. The fingerprint (weights,
--- half-life) re-derives everybody when it changes.
+-- gets the masses of their new web events and order lines added to what they had. The
+-- fingerprint (weights, half-life) re-derives everybody when it changes.
 -- Both give the same table as a full refresh up to float rounding (the masses are sums in
 -- another order); int_customer_needs rounds what it publishes (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
@@ -35,7 +35,7 @@
     ),
 
     added as (
-        {{ customer_signal_rows(state_new_events(), 'false') }}
+        {{ customer_signal_rows(state_new_events(), state_new_lines()) }}
     ),
 
     summed as (
