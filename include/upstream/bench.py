@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -124,7 +125,32 @@ def _environment(bench: Settings) -> dict[str, str]:
     return env
 
 
+MODEL_LINE = re.compile(r"OK created sql \S+ model (\S+) \.*\s*\[OK in ([0-9.]+)s\]")
+
+
+def _dbt_models(log_file: Path, offset: int) -> dict[str, float]:
+    """Each model's seconds as dbt logged them after ``offset`` (one DAG run), slowest first."""
+    if not log_file.exists():
+        return {}
+    with log_file.open(encoding="utf-8", errors="replace") as fh:
+        fh.seek(offset)
+        found = {name: float(s) for name, s in MODEL_LINE.findall(fh.read())}
+    return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+
+
+def _rederived(bench: Settings) -> dict[str, int | None]:
+    """Persons each incremental state re-derived on its last run (None: everybody)."""
+    with duckdb.connect(str(bench.warehouse_path), read_only=True) as con:
+        states = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = "
+            "'intermediate' and table_name like '%\\_\\_applied' escape '\\'").fetchall()]
+        return {t.removesuffix("__applied"): con.execute(
+            f"select rederived_persons from intermediate.{t}").fetchone()[0] for t in states}
+
+
 def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, env: dict) -> dict:
+    dbt_log = bench.data_dir / "dbt" / "logs" / "dbt.log"
+    offset = dbt_log.stat().st_size if dbt_log.exists() else 0
     run = dags_test(airflow, "upstream_daily", run_date.isoformat(), {"mode": mode},
                     bench.data_dir / "logs" / f"{name}.log", out=None, env=env)
     if run.returncode != 0 or not run.published:
@@ -134,7 +160,8 @@ def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, en
     return {"seconds": round(run.seconds, 1), "peak_rss_mib": round(run.peak_rss_mib),
             "tasks": {e["task"]: e["seconds"] for e in run.events},
             "erasure_s": {e["task"]: e["erasure_s"] for e in run.events if "erasure_s" in e},
-            "task_rss_mib": {e["task"]: e.get("peak_rss_mib") for e in run.events}}
+            "task_rss_mib": {e["task"]: e.get("peak_rss_mib") for e in run.events},
+            "models": _dbt_models(dbt_log, offset)}
 
 
 def scratch(settings: Settings, root: Path,
@@ -182,7 +209,8 @@ def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
         erasure_s=round(erasure_s, 1), day_erasure_s=round(sum(day["erasure_s"].values()), 1),
         peak_rss_mb=max(full["peak_rss_mib"], day["peak_rss_mib"]),
         tasks=full["tasks"], day_tasks=day["tasks"], task_rss_mb=full["task_rss_mib"],
-        day_task_rss_mb=day["task_rss_mib"],
+        day_task_rss_mb=day["task_rss_mib"], models=full["models"], day_models=day["models"],
+        day_rederived_persons=_rederived(bench),
         ratios={"full_over_floor_mem": _ratio(full["seconds"], floor_mem),
                 "full_over_floor_file": _ratio(full["seconds"], floor_file),
                 "day_over_full": _ratio(day["seconds"], full["seconds"]),
@@ -239,6 +267,14 @@ def render(figures: dict, other: dict | None = None) -> str:
         "persisted floor; per source: " + ", ".join(
             f"{s} {f['load_over_floor_file']}" for s, f in figures["sources"].items()),
     ]
+    if figures.get("day_models"):
+        slowest = list(figures["day_models"].items())[:8]
+        lines.append("slowest dbt models on the day (full refresh): " + ", ".join(
+            f"{m} {s} s ({figures['models'].get(m)} s)" for m, s in slowest))
+        lines.append(f"dbt models in all: full {round(sum(figures['models'].values()), 1)} s, "
+                     f"day {round(sum(figures['day_models'].values()), 1)} s; persons the "
+                     "incremental states re-derived on the day: " + ", ".join(
+                         f"{m} {n}" for m, n in figures["day_rederived_persons"].items()))
     if other:
         factor = figures["sf"] / other["sf"]
         grow = ", ".join(

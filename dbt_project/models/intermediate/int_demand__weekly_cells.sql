@@ -4,8 +4,9 @@
 -- holding) every signal; weekdays is a bit mask of the days the week's signals fall on
 -- (bit 0 = Monday).
 -- Incremental (delete+insert by person and week): who is re-derived from all history and who
--- is brought forward is macros/incremental_state.sql; a person brought forward has the weeks
--- their new web events and order lines fall in recomputed. The same table as a full refresh
+-- is brought forward is macros/incremental_state.sql; a person brought forward has the cells
+-- of their new web events and order lines added to theirs (counts and units add up, weekdays
+-- combine), and the weeks they touch rewritten. The same table as a full refresh
 -- (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
 {{ config(
@@ -17,63 +18,71 @@
     post_hook="{{ state_record() }}"
 ) }}
 -- depends_on: {{ ref('int_identity__map') }}
-{% set delta = state_is_delta() %}
-{% set scope %}
-    {%- if delta -%}
-        ({{ state_rederived('signals.person_id') }} or exists (
-            select 1 from touched
-            where
-                touched.person_id = signals.person_id
-                and touched.week_start = date_trunc('week', signals.signal_at)::date
-        ))
-    {%- else -%}
-        true
-    {%- endif -%}
+{% set before_as_of %}
+    events.occurred_at < date '{{ as_of }}'
 {% endset %}
-with
-{% if delta %}
+{% set lines_before_as_of %}
+    order_lines.ordered_at < date '{{ as_of }}'
+{% endset %}
+{% set measures = ['units', 'product_views', 'cart_adds', 'wishlist_adds'] %}
+{% set attributes = ['category', 'size', 'colour', 'material', 'fit'] %}
+{% if not state_is_delta() %}
+    {{ weekly_cells(demand_signal_rows(before_as_of, lines_before_as_of)) }}
+{% else %}
+    with rederived as (
+        {{ weekly_cells(demand_signal_rows(
+            before_as_of ~ ' and ' ~ state_rederived('events.person_id'),
+            lines_before_as_of ~ ' and ' ~ state_rederived('order_lines.person_id')
+        )) }}
+    ),
+
+    added as (
+        {{ weekly_cells(demand_signal_rows(
+            before_as_of ~ ' and ' ~ state_new_events(),
+            lines_before_as_of ~ ' and ' ~ state_new_lines()
+        )) }}
+    ),
+
     touched as (
         select distinct
-            events.person_id,
-            date_trunc('week', events.occurred_at)::date as week_start
-        from {{ ref('int_web__events_attributed') }} as events
-        where
-            events.occurred_at < date '{{ as_of }}'
-            and events.event_type in ('product_view', 'add_to_cart', 'wishlist')
-            and {{ state_new_events() }}
-        union
-        select
-            order_lines.person_id,
-            date_trunc('week', order_lines.ordered_at)::date as week_start
-        from {{ ref('int_order_lines__enriched') }} as order_lines
-        where {{ state_new_lines() }}
+            person_id,
+            week_start
+        from added
     ),
+
+    kept as (
+        select kept.*
+        from {{ this }} as kept
+        where exists (
+            select 1 from touched
+            where touched.person_id = kept.person_id and touched.week_start = kept.week_start
+        )
+    ),
+
+    -- a cell's counts and units add up, its weekdays combine (bit or)
+    summed as (
+        select
+            coalesce(kept.week_start, added.week_start) as week_start,
+            {% for attribute in attributes %}
+                coalesce(kept.{{ attribute }}, added.{{ attribute }}) as {{ attribute }},
+            {% endfor %}
+            coalesce(kept.person_id, added.person_id) as person_id,
+            {% for measure in measures %}
+                coalesce(kept.{{ measure }}, 0) + coalesce(added.{{ measure }}, 0)
+                    as {{ measure }},
+            {% endfor %}
+            coalesce(kept.weekdays, 0) | coalesce(added.weekdays, 0) as weekdays
+        from kept
+        full outer join added
+            on
+                kept.person_id = added.person_id
+                and kept.week_start = added.week_start
+                {% for attribute in attributes %}
+                    and kept.{{ attribute }} is not distinct from added.{{ attribute }}
+                {% endfor %}
+    )
+
+    select * from rederived
+    union all
+    select * from summed
 {% endif %}
-
-demand_signals as (
-    select signals.*
-    from {{ ref('int_demand__signals') }} as signals
-    where
-        signals.signal_at < date '{{ as_of }}'
-        and {{ scope }}
-),
-
-final as (
-    select
-        date_trunc('week', signal_at)::date as week_start,
-        category,
-        size,
-        colour,
-        material,
-        fit,
-        person_id,
-        coalesce(sum(quantity) filter (where signal = 'order'), 0) as units,
-        count(*) filter (where signal = 'product_view') as product_views,
-        count(*) filter (where signal = 'add_to_cart') as cart_adds,
-        count(*) filter (where signal = 'wishlist') as wishlist_adds,
-        bit_or(1 << (isodow(signal_at::date) - 1)) as weekdays
-    from demand_signals
-    group by all
-)
-
-select * from final
