@@ -171,3 +171,28 @@
         select rederive.person_id from {{ this.schema }}.{{ this.identifier }}__rederive as rederive
     )
 {%- endmacro %}
+
+{#
+  Incremental strategy `delete_by_key` (config incremental_strategy='delete_by_key',
+  unique_key=[...]): deletes the target rows whose key the batch holds, then inserts the batch.
+  Unlike delete+insert it matches each target row against the batch's distinct keys once, so a
+  key with many rows in the batch (a person's week of cells) does not multiply the delete.
+#}
+{% macro get_incremental_delete_by_key_sql(arg_dict) -%}
+    {% set target = arg_dict['target_relation'] %}
+    {% set batch = arg_dict['temp_relation'] %}
+    {% set keys = arg_dict['unique_key'] if arg_dict['unique_key'] is not string
+        else [arg_dict['unique_key']] %}
+    {% set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) %}
+    delete from {{ target }} as target
+    where exists (
+        select 1
+        from (select distinct {{ keys | join(', ') }} from {{ batch }}) as batch_keys
+        where
+            {% for key in keys %}
+                batch_keys.{{ key }} = target.{{ key }}{% if not loop.last %} and {% endif %}
+            {% endfor %}
+    );
+    insert into {{ target }} ({{ columns }})
+    select {{ columns }} from {{ batch }}
+{%- endmacro %}

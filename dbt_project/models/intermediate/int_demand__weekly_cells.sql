@@ -3,15 +3,15 @@
 -- table, so those four aggregates and the days covered read it instead of re-deriving (and
 -- holding) every signal; weekdays is a bit mask of the days the week's signals fall on
 -- (bit 0 = Monday).
--- Incremental (delete+insert by person and week): who is re-derived from all history and who
--- is brought forward is macros/incremental_state.sql; a person brought forward has the cells
--- of their new web events and order lines added to theirs (counts and units add up, weekdays
--- combine), and the weeks they touch rewritten. The same table as a full refresh
--- (tests/unit/test_transform).
+-- Incremental (strategy delete_by_key, macros/incremental_state.sql; key: person and week):
+-- who is re-derived from all history and who is brought forward is macros/incremental_state.sql;
+-- a person brought forward has the cells of their new web events and order lines added to
+-- theirs (counts and units add up, weekdays combine), and the weeks they touch rewritten. The
+-- same table as a full refresh (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy='delete_by_key',
     unique_key=['person_id', 'week_start'],
     on_schema_change='fail',
     pre_hook="{{ state_prepare() }}",

@@ -9,16 +9,17 @@
 --     for every signal of a person, so shares of this mass are the recency-weighted shares, and
 --     the mass of a signal never changes as the as-of date moves.
 --   * attribute option: times an option was chosen (configurator) or configured (made to order).
--- Incremental (delete+insert by person, attribute and value): who is re-derived from all
--- history and who is brought forward is macros/incremental_state.sql; a person brought forward
--- gets the masses of their new web events and order lines added to what they had. The
--- fingerprint (weights, half-life) re-derives everybody when it changes.
+-- Incremental (strategy delete_by_key, macros/incremental_state.sql; key: person, attribute and
+-- value): who is re-derived from all history and who is brought forward is
+-- macros/incremental_state.sql; a person brought forward gets the masses of their new web
+-- events and order lines added to what they had. The fingerprint (weights, half-life)
+-- re-derives everybody when it changes.
 -- Both give the same table as a full refresh up to float rounding (the masses are sums in
 -- another order); int_customer_needs rounds what it publishes (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy='delete_by_key',
     unique_key=['person_id', 'attribute', 'value'],
     on_schema_change='fail',
     pre_hook="{{ state_prepare(customer_signals_fingerprint()) }}",
