@@ -19,7 +19,7 @@
         order_lines.quantity,
         order_lines.line_amount_eur
     from {{ ref('int_order_lines__enriched') }} as order_lines
-    where {{ lines_filter }}
+    where ({{ lines_filter }})
 
     union all
 

@@ -234,7 +234,6 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                 "event_id in (select unnest(?::varchar[]))", [anons, events]),
                ("intermediate", "int_web__events_attributed__map",
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
-
                ("intermediate", "int_order_lines__enriched",
                 "order_id in (select unnest(?::varchar[]))", [found["order"]])]
     # incremental states by person (macros/incremental_state.sql): a table with a <table>__map
@@ -245,7 +244,9 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
         targets += [("intermediate", state, "person_id in (select unnest(?::varchar[]))",
                      [persons]),
                     ("intermediate", f"{state}__map",
-                     "person_id in (select unnest(?::varchar[]))", [persons])]
+                     "person_id in (select unnest(?::varchar[]))", [persons]),
+                    ("intermediate", f"{state}__lines",
+                     "order_line_id in (select unnest(?::varchar[]))", [found["order_line"]])]
     for schema, table, column in con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
             "where table_schema in ('intermediate', 'marts', 'reports') "

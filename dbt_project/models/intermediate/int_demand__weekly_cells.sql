@@ -1,8 +1,8 @@
--- Demand signals (int_demand__signals) before the as-of date, summed per ISO week (Monday),
--- person and product attributes: the grain design_demand_weekly adds up once per attribute. A
--- table, so those four aggregates and the days covered read it instead of re-deriving (and
--- holding) every signal; weekdays is a bit mask of the days the week's signals fall on
--- (bit 0 = Monday).
+-- Demand signals (int_demand__signals, macros/demand_signals.sql) before the as-of date, summed
+-- per ISO week (Monday), person and product attributes: the grain design_demand_weekly adds up
+-- once per attribute. A table, so those four aggregates and the days covered read it instead
+-- of re-deriving (and holding) every signal; weekdays is a bit mask of the days the week's
+-- signals fall on (bit 0 = Monday).
 -- Incremental (strategy delete_by_key, macros/incremental_state.sql; key: person and week):
 -- who is re-derived from all history and who is brought forward is macros/incremental_state.sql;
 -- a person brought forward has the cells of their new web events and order lines added to

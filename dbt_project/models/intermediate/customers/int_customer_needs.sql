@@ -60,8 +60,8 @@ sizes as (
 ),
 
 -- affinity share of a value = its recency-weighted signal weight / the person's total for
--- that attribute (int_customer_signals); the top 3 values are kept (ties by name: weights equal
--- to 12 significant digits are ties, so a sum in another order ranks the same)
+-- that attribute (int_customer_signals); the top 3 values are kept (ties by name: shares equal
+-- to 12 decimal places are ties, so a sum in another order ranks the same)
 attribute_shares as (
     select
         person_id,
