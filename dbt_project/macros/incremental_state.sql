@@ -24,6 +24,22 @@
   identifier of theirs from the <model>__map, so the next run re-derives whoever remains.
 #}
 
+{# The rows of `columns` that are in one of two relations and not in the other: what changed
+   between `current` and the copy a model applied (`applied`). #}
+{% macro rows_that_differ(current, applied, columns) -%}
+    (
+        select {{ columns }} from {{ current }}
+        except
+        select {{ columns }} from {{ applied }}
+    )
+    union all
+    (
+        select {{ columns }} from {{ applied }}
+        except
+        select {{ columns }} from {{ current }}
+    )
+{%- endmacro %}
+
 {# Post-hook: what the next run brings forward from. #}
 {% macro state_record(fingerprint='null') -%}
     {% set prefix = this.schema ~ '.' ~ this.identifier %}
@@ -80,19 +96,8 @@
         create or replace table {{ prefix }}__rederive as
         select unnest([changed.person_id, changed.identifier]) as person_id
         from (
-            (
-                select identifier, person_id, is_known_customer
-                from {{ ref('int_identity__map') }}
-                except
-                select identifier, person_id, is_known_customer from {{ prefix }}__map
-            )
-            union all
-            (
-                select identifier, person_id, is_known_customer from {{ prefix }}__map
-                except
-                select identifier, person_id, is_known_customer
-                from {{ ref('int_identity__map') }}
-            )
+            {{ rows_that_differ(ref('int_identity__map'), prefix ~ '__map',
+                                'identifier, person_id, is_known_customer') }}
         ) as changed
         union
         -- an order line counted before that changed (a return, a re-sent line or order) or left
@@ -115,19 +120,8 @@
         from {{ ref('int_web__events_attributed') }} as events
         where events.sku in (
             select changed.sku from (
-                (
-                    select sku, category, colour, material, fit
-                    from {{ ref('stg_catalogue__products') }}
-                    except
-                    select sku, category, colour, material, fit from {{ prefix }}__products
-                )
-                union all
-                (
-                    select sku, category, colour, material, fit from {{ prefix }}__products
-                    except
-                    select sku, category, colour, material, fit
-                    from {{ ref('stg_catalogue__products') }}
-                )
+                {{ rows_that_differ(ref('stg_catalogue__products'), prefix ~ '__products',
+                                    'sku, category, colour, material, fit') }}
             ) as changed
         );
         -- order lines counted for the first time (new, or crossed the last as-of date)
@@ -148,7 +142,7 @@
    last as-of date, of persons not re-derived. #}
 {% macro state_new_events() -%}
     {% set prefix = this.schema ~ '.' ~ this.identifier %}
-    events.person_id not in (select rederive.person_id from {{ prefix }}__rederive as rederive)
+    not {{ state_rederived('events.person_id') }}
     and (
         events._loaded_at > (select applied.events_loaded_at from {{ prefix }}__applied as applied)
         or events.occurred_at >= (select applied.as_of from {{ prefix }}__applied as applied)
@@ -159,9 +153,7 @@
    of persons not re-derived. #}
 {% macro state_new_lines() -%}
     {% set prefix = this.schema ~ '.' ~ this.identifier %}
-    order_lines.person_id not in (
-        select rederive.person_id from {{ prefix }}__rederive as rederive
-    )
+    not {{ state_rederived('order_lines.person_id') }}
     and order_lines.order_line_id in (select new.order_line_id from {{ prefix }}__new_lines as new)
 {%- endmacro %}
 

@@ -48,25 +48,8 @@ erased as (
 
 {% if is_incremental() and applied is not none %}
     changed as (
-        (
-            select * from identity_map
-            except
-            select
-                applied.identifier,
-                applied.person_id,
-                applied.is_known_customer
-            from {{ applied }} as applied
-        )
-        union
-        (
-            select
-                applied.identifier,
-                applied.person_id,
-                applied.is_known_customer
-            from {{ applied }} as applied
-            except
-            select * from identity_map
-        )
+        {{ rows_that_differ('identity_map', applied,
+                            'identifier, person_id, is_known_customer') }}
     ),
 {% endif %}
 
