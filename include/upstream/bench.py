@@ -149,7 +149,7 @@ def _rederived(bench: Settings) -> dict[str, int | None]:
 
 
 def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, env: dict) -> dict:
-    dbt_log = bench.data_dir / "dbt" / "logs" / "dbt.log"
+    dbt_log = bench.dbt_log_dir / "dbt.log"
     offset = dbt_log.stat().st_size if dbt_log.exists() else 0
     run = dags_test(airflow, "upstream_daily", run_date.isoformat(), {"mode": mode},
                     bench.data_dir / "logs" / f"{name}.log", out=None, env=env)

@@ -197,6 +197,11 @@ class Settings:
         return self.data_dir / "dbt" / "target"
 
     @property
+    def dbt_log_dir(self) -> Path:
+        """Where dbt writes dbt.log (the benchmark reads each model's time from it)."""
+        return self.data_dir / "dbt" / "logs"
+
+    @property
     def dbt_manifest(self) -> Path:
         """dbt's manifest of the last build: descriptions and lineage of what is published."""
         return self.dbt_target_dir / "manifest.json"

@@ -38,7 +38,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
         **settings.dbt_env,
         "UPSTREAM_AS_OF_DATE": as_of.isoformat(),
         "DBT_TARGET_PATH": str(settings.dbt_target_dir),
-        "DBT_LOG_PATH": str(settings.data_dir / "dbt" / "logs"),
+        "DBT_LOG_PATH": str(settings.dbt_log_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "DBT_USE_COLORS": "false",
     }
