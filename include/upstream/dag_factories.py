@@ -4,12 +4,14 @@ name, ``doc_md`` from the file's docstring).
 * :func:`make_daily_dag` (``upstream_daily``): the whole chain for one run's data interval;
 * :func:`make_ingest_dag` (``upstream_ingest_<source>``): one source, emits its raw Asset;
 * :func:`make_publish_dag` (``upstream_publish``): transform → candidate → gate → publish when
-  every source has delivered (Assets), and daily at 04:00 UTC as a full refresh.
+  every source has delivered (Assets), and daily at 04:00 UTC as a full refresh;
+* :func:`make_intraday_dag` (``upstream_intraday``): micro-batches → incremental transform →
+  candidate → gate → publish, on the asset event the triggerer emits when batches are ready.
 
 ``transform`` and ``build_candidate`` are written once (:func:`transform_and_publish`) and take
-the run's scope from a resolver in :mod:`upstream.pipeline` (``daily_scope`` or
-``publish_scope``): the first day, the as-of date and the params of the run. Task bodies import
-``upstream.pipeline`` inside the task, so parsing a DAG file stays fast.
+the run's scope from a resolver in :mod:`upstream.pipeline` (``daily_scope``, ``publish_scope``
+or ``intraday_scope``): the first day, the as-of date and the params of the run. Task bodies
+import ``upstream.pipeline`` inside the task, so parsing a DAG file stays fast.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from airflow.sdk import (
     task,
 )
 
-from upstream.assets import DESIGN_FEEDS, MARTS, RAW
+from upstream.assets import DESIGN_FEEDS, INTRADAY_BATCHES, MARTS, RAW
 from upstream.settings import WRITER_POOL
 
-APPROVED_TAGS = frozenset({"upstream", "ingest", "transform", "gate", "publish", "daily"})
+APPROVED_TAGS = frozenset({"upstream", "ingest", "transform", "gate", "publish", "daily",
+                           "intraday"})
 DAILY = CronDataIntervalTimetable("0 0 * * *", timezone="UTC")
 # No Airflow start_date: Airflow would silently run no task for a day before it ("success",
 # nothing loaded). The first day Upstream loads is the setting UPSTREAM_HISTORY_START, checked by
@@ -110,6 +113,19 @@ def ingest_task(source: str):
     return ingest()
 
 
+def intraday_task():
+    """Load the waiting intraday micro-batches (upstream.intraday); the daily DAGs run it too,
+    so a batch the intraday DAG has not taken yet is in the day's publication."""
+
+    @task(pool=WRITER_POOL)
+    def ingest_intraday(run_id=None) -> dict:
+        from upstream import pipeline
+
+        return pipeline.ingest_intraday(run_id)
+
+    return ingest_intraday()
+
+
 def transform_and_publish(scope: str, *upstream_tasks) -> None:
     """transform → build_candidate → gate → publish, after ``upstream_tasks``; ``scope`` names
     the resolver in :mod:`upstream.pipeline` that gives the run's (first day, as-of, params)."""
@@ -172,7 +188,7 @@ def make_daily_dag(doc: str):
                 return pipeline.check_params(dict(params), day)
 
         transform_and_publish("daily_scope", check_params(),
-                              [ingest_task(source) for source in RAW])
+                              [*(ingest_task(source) for source in RAW), intraday_task()])
 
     return daily_dag()
 
@@ -191,6 +207,22 @@ def make_publish_dag(doc: str):
             timetable=CronTriggerTimetable("0 4 * * *", timezone="UTC"),
             assets=AssetAll(*RAW.values()))))
     def publish_dag():
-        transform_and_publish("publish_scope")
+        transform_and_publish("publish_scope", intraday_task())
 
     return publish_dag()
+
+
+def make_intraday_dag(doc: str):
+    """Runs when the triggerer has claimed ready micro-batches (asset event); one run at a time,
+    and the events that arrive meanwhile make one next run, which takes every waiting batch."""
+
+    @dag(**_header("upstream_intraday", doc, ["intraday"], schedule=[INTRADAY_BATCHES]))
+    def intraday_dag():
+        @task.short_circuit
+        def anything_loaded(loaded: dict) -> bool:
+            """Nothing new (another run took the batches): skip the rest."""
+            return bool(loaded["batches"])
+
+        transform_and_publish("intraday_scope", anything_loaded(intraday_task()))
+
+    return intraday_dag()

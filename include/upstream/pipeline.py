@@ -12,7 +12,7 @@ import logging
 import re
 import resource
 import time
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from upstream.contracts import ContractError
@@ -142,10 +142,12 @@ def transform(as_of: date, params: dict | None = None, settings: Settings | None
         raise TransformFailed(f"warehouse {settings.warehouse_path} does not exist yet: nothing "
                               "has been ingested; run the ingest DAGs (or upstream_daily) first")
     started = time.time()
-    full = (params or {}).get("mode") == "full_refresh"
+    mode = (params or {}).get("mode")
+    full = mode == "full_refresh"
     output = run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
-    # the whole project as one page, published with the version (its dictionary and lineage)
-    run_dbt(settings, ["docs", "generate", "--static"], as_of=as_of)
+    if mode != "intraday":  # a micro-batch changes data, not the project: its page stands
+        # the whole project as one page, published with the version (its dictionary and lineage)
+        run_dbt(settings, ["docs", "generate", "--static"], as_of=as_of)
     done = re.findall(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)", output)
     progress("transform", started, dbt=done[-1] if done else "", full_refresh=full)
     return {"as_of": as_of.isoformat(), "full_refresh": full}
@@ -199,12 +201,45 @@ def run_interval(data_interval_start, data_interval_end, dag_run) -> tuple[date,
     return end - timedelta(days=1), end
 
 
+def ingest_intraday(run_id: str, settings: Settings | None = None) -> dict:
+    """Load the waiting intraday micro-batches (upstream.intraday)."""
+    from upstream.intraday import ingest_batches
+
+    started = time.time()
+    summary = ingest_batches(settings or get_settings(), run_id)
+    progress("ingest_intraday", started, batches=len(summary["batches"]),
+             refused=len(summary["refused"]), waiting=summary["waiting"])
+    return summary
+
+
+def not_behind_intraday(as_of: date, settings: Settings | None = None) -> date:
+    """``as_of``, moved to the day after the newest loaded micro-batch when that is later: a
+    publication never hides rows the intraday path already published (a daily run for
+    yesterday that runs after this morning's batches keeps them)."""
+    from upstream.intraday import newest_day
+
+    newest = newest_day(settings or get_settings())
+    return max(as_of, newest + timedelta(days=1)) if newest else as_of
+
+
+def intraday_scope(context) -> tuple[date, date, dict]:
+    """(first day, as-of date, params) of an ``upstream_intraday`` run: the as-of date of the
+    last dbt build, or the day after the newest micro-batch when that is later (never earlier,
+    which would re-derive everybody); dbt builds incrementally."""
+    from upstream.transform import last_as_of
+
+    settings = get_settings()
+    as_of = not_behind_intraday(last_as_of(settings) or datetime.now(UTC).date(), settings)
+    return as_of - timedelta(days=1), as_of, {"mode": "intraday"}
+
+
 def daily_scope(context) -> tuple[date, date, dict]:
     """(first day, as-of date, params) of an ``upstream_daily`` run: its data interval (see
-    :func:`run_interval`) and the params it was triggered with."""
+    :func:`run_interval`) and the params it was triggered with; the as-of date is not behind
+    the intraday path (:func:`not_behind_intraday`)."""
     start, end = run_interval(context.get("data_interval_start"),
                               context.get("data_interval_end"), context.get("dag_run"))
-    return start, end, dict(context.get("params") or {})
+    return start, not_behind_intraday(end), dict(context.get("params") or {})
 
 
 def publish_scope(context) -> tuple[date, date, dict]:
@@ -212,6 +247,7 @@ def publish_scope(context) -> tuple[date, date, dict]:
     the day before the as-of date, and a full refresh when no asset event triggered it."""
     as_of, full = as_of_for_publish(context.get("logical_date"),
                                     context.get("triggering_asset_events"))
+    as_of = not_behind_intraday(as_of)
     return as_of - timedelta(days=1), as_of, {"mode": "full_refresh" if full else "daily"}
 
 

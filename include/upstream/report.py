@@ -16,6 +16,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -188,15 +189,23 @@ def _changes(con, previous_db: Path | None, counts: dict, previous_counts: dict)
             + "<h2>New searches without results</h2>" + _table(searches))
 
 
+def _minute(at) -> str:
+    """A source's freshness as designers read it: "2026-11-28 10:42 UTC"."""
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at else "none"
+
+
 def _overview(con, ctx: dict) -> str:
     pub = _rows(con, "select * from publication")[0]
     manifest = ctx["manifest"]
     gate = manifest.get("gate", {})
     warnings = gate.get("warnings", [])
+    batches = manifest.get("intraday", {}).get("batches", [])
     tiles = [("Data covered", f"{pub['data_from']} – {pub['data_to']}"),
              ("Days of data", (pub["data_to"] - pub["data_from"]).days + 1),
-             ("Orders as of", pub["orders_as_of"]), ("Web events as of", pub["web_as_of"]),
-             ("CRM as of", pub["crm_as_of"]), ("Catalogue of", pub["catalogue_as_of"]),
+             ("Orders as of", _minute(pub["orders_as_of"])),
+             ("Web events as of", _minute(pub["web_as_of"])),
+             ("CRM as of", _minute(pub["crm_as_of"])), ("Catalogue of", pub["catalogue_as_of"]),
+             ("New intraday batches", len(batches)),
              ("Gate", f"passed, {gate.get('expectations')} checks")]
     tile_html = '<div class="tiles">' + "".join(
         f'<div class="tile"><span class="muted">{_e(k)}</span><b>{_e(v)}</b></div>'

@@ -66,6 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPSTREAM_ALERT_WEBHOOK", "", "URL that receives failure alerts as JSON"),
     Setting("UPSTREAM_ALERT_EMAIL", "", "comma-separated addresses for failure mails (Airflow "
             "SMTP)"),
+    Setting("UPSTREAM_INTRADAY_MAX_BATCHES", "50", "intraday micro-batches one `upstream_intraday` "
+            "run takes at most (oldest first); the rest wait for the next run"),
+    Setting("UPSTREAM_INTRADAY_POLL_SECONDS", "2", "how often the triggerer looks for ready "
+            "intraday micro-batches (`_READY` markers)"),
     Setting("UPSTREAM_HISTORY_START", "2000-01-01", "first day Upstream loads; runs and ranges "
             "before it are refused with a message"),
 )
@@ -155,6 +159,8 @@ class Settings:
     erasure_secret: str | None = None
     # DuckDB memory_limit of warehouse connections: UPSTREAM_MEMORY_LIMIT, else machine_memory_limit()
     memory_limit: str | None = None
+    intraday_max_batches: int = int(DEFAULTS["UPSTREAM_INTRADAY_MAX_BATCHES"])
+    intraday_poll_seconds: float = float(DEFAULTS["UPSTREAM_INTRADAY_POLL_SECONDS"])
 
     @property
     def duckdb_limits(self) -> dict[str, str]:
@@ -256,6 +262,8 @@ def get_settings() -> Settings:
                       if env.get("UPSTREAM_LANDING_DIR") else None),
         erasure_secret=_text("UPSTREAM_ERASURE_SECRET", env),
         memory_limit=_text("UPSTREAM_MEMORY_LIMIT", env),
+        intraday_max_batches=max(1, _int("UPSTREAM_INTRADAY_MAX_BATCHES", env)),
+        intraday_poll_seconds=max(0.1, _float("UPSTREAM_INTRADAY_POLL_SECONDS", env)),
     )
 
 

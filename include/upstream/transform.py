@@ -91,6 +91,19 @@ def _record_success(settings: Settings, args: list[str], as_of: date) -> None:
         con.execute("insert into audit.dbt_runs values (now(), ?, ?)", [as_of, " ".join(args)])
 
 
+def last_as_of(settings: Settings) -> date | None:
+    """The as-of date of the last successful dbt build (None before the first)."""
+    if not settings.warehouse_path.exists():
+        return None
+    with connection(settings.warehouse_path, read_only=True) as con:
+        try:
+            row = con.execute("select as_of from audit.dbt_runs "
+                              "order by finished_at desc limit 1").fetchone()
+        except duckdb.CatalogException:
+            return None
+    return row[0] if row else None
+
+
 def _keep_warnings(settings: Settings) -> list[str]:
     """dbt's warn results of the last build (tests with severity warn), kept beside its target
     as ``build_warnings.json``: the gate reports them with its own warnings, so they reach the

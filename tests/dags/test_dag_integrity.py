@@ -10,8 +10,8 @@ from upstream.dag_factories import APPROVED_TAGS
 from upstream.settings import WRITER_POOL
 
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
-WAREHOUSE_TASKS = {"ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders", "transform",
-                   "build_candidate", "gate"}
+WAREHOUSE_TASKS = {"ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders",
+                   "ingest_intraday", "transform", "build_candidate", "gate"}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_header_owner_retries_tags_docs(dagbag):
 def test_every_expected_dag_is_there(dagbag):
     assert set(dagbag.dags) == {"upstream_daily", "upstream_publish", "upstream_ingest_catalogue",
                                 "upstream_ingest_crm", "upstream_ingest_web",
-                                "upstream_ingest_orders"}
+                                "upstream_ingest_orders", "upstream_intraday"}
 
 
 def test_no_cycles_and_gate_before_publish(dagbag):
@@ -81,3 +81,26 @@ def test_data_aware_chain_ingest_assets_trigger_publish(dagbag):
     publish = dagbag.dags["upstream_publish"]
     assert {a.name for a in publish.timetable.asset_condition.objects} == produced
     assert DESIGN_FEEDS.name in {a.name for t in publish.tasks for a in t.outlets}
+
+
+def test_intraday_runs_on_the_triggerers_asset_event_and_daily_dags_sweep_batches(dagbag):
+    from airflow.providers.standard.triggers.file import BaseEventTrigger
+
+    from upstream.assets import INTRADAY_BATCHES
+    from upstream.settings import get_settings
+    from upstream.triggers import ReadyBatchTrigger
+
+    intraday = dagbag.dags["upstream_intraday"]
+    assert {a.name for a in intraday.timetable.asset_condition.objects} == {INTRADAY_BATCHES.name}
+    (watcher,) = INTRADAY_BATCHES.watchers
+    assert isinstance(watcher.trigger, ReadyBatchTrigger)
+    assert isinstance(watcher.trigger, BaseEventTrigger)  # what an AssetWatcher accepts
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "upstream.triggers.ReadyBatchTrigger"
+    assert kwargs["landing_dir"] == str(get_settings().landing_dir)
+    order = [t.task_id for t in intraday.topological_sort()]
+    assert order.index("ingest_intraday") < order.index("anything_loaded") \
+        < order.index("transform") < order.index("gate") < order.index("publish")
+    for dag_id in ("upstream_daily", "upstream_publish"):
+        dag = dagbag.dags[dag_id]
+        assert "ingest_intraday" in dag.task_dict["transform"].upstream_task_ids, dag_id

@@ -41,9 +41,14 @@ class DayDelivery:
     problems: list[str]  # each names the folder or file and ends with what to do next
 
 
+# an intraday micro-batch's readiness markers (upstream.intraday), not data
+MARKERS = frozenset({"_READY", "_QUEUED"})
+
+
 def _is_ignored(path: Path) -> bool:
-    """Hidden files and ``*.tmp`` are a sender's work in progress, not a delivery."""
-    return path.name.startswith(".") or path.name.endswith(".tmp")
+    """Hidden files and ``*.tmp`` are a sender's work in progress, not a delivery; a batch's
+    readiness marker is not data."""
+    return path.name.startswith(".") or path.name.endswith(".tmp") or path.name in MARKERS
 
 
 def _entry_problem(path: Path, root: Path) -> str | None:
@@ -60,13 +65,17 @@ def _entry_problem(path: Path, root: Path) -> str | None:
     return None
 
 
-def claim_files(settings: Settings, source: str, day: date) -> DayDelivery:
+def claim_files(settings: Settings, source: str, day: date,
+                batch: Path | None = None) -> DayDelivery:
     """Match every file of ``source`` for ``day`` to exactly one contract, collecting problems:
     a missing folder, a folder that is not one (a file, a link out of the landing root), an
     entry that is not a regular file, a file no contract or two contracts claim, a required
-    contract without a file. Contracts come with their seed vocabularies resolved."""
+    contract without a file. Contracts come with their seed vocabularies resolved.
+
+    ``batch``: an intraday micro-batch folder of that day instead of the day folder; a batch
+    delivers whichever of the source's files it has (no contract is required)."""
     root = settings.landing_dir.resolve()
-    folder = settings.landing_dir / source / day.isoformat()
+    folder = batch or settings.landing_dir / source / day.isoformat()
     if folder.is_symlink() or (folder.exists() and not folder.resolve().is_relative_to(root)):
         return DayDelivery(folder, [], [f"{folder} is a link or lies outside the landing root "
                                         f"{root}; day folders must be real folders inside it. "
@@ -93,7 +102,7 @@ def claim_files(settings: Settings, source: str, day: date) -> DayDelivery:
             patterns = [c.pattern for c in contracts]
             problems.append(f"{path}: {'no' if not claims else 'more than one'} contract of "
                             f"source {source!r} matches this file (patterns {patterns}). {RENAME}")
-    for contract in contracts:
+    for contract in contracts if batch is None else ():
         if not contract.optional and not any(c is contract for c, _ in found):
             problems.append(f"{folder}: no file matching {contract.pattern!r}; source "
                             f"{source!r} must deliver one for {day} (contract {contract.name}). "
@@ -101,10 +110,12 @@ def claim_files(settings: Settings, source: str, day: date) -> DayDelivery:
     return DayDelivery(folder, found, problems)
 
 
-def landing_files(settings: Settings, source: str, day: date) -> list[tuple[Contract, Path]]:
-    """Every file of ``source`` for ``day``, each matched to exactly one contract; the first
-    problem (see :func:`claim_files`) is raised as :class:`LandingError`."""
-    delivery = claim_files(settings, source, day)
+def landing_files(settings: Settings, source: str, day: date,
+                  batch: Path | None = None) -> list[tuple[Contract, Path]]:
+    """Every file of ``source`` for ``day`` (or of an intraday ``batch`` of that day), each
+    matched to exactly one contract; the first problem (see :func:`claim_files`) is raised as
+    :class:`LandingError`."""
+    delivery = claim_files(settings, source, day, batch)
     if delivery.problems:
         raise LandingError(delivery.problems[0])
     return delivery.files

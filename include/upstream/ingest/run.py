@@ -24,8 +24,10 @@ from upstream.warehouse import connection
 log = logging.getLogger(__name__)
 
 
-def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestReport:
-    """Load every file of ``source`` for ``days`` (one day for a daily run, more to backfill).
+def ingest_source(settings: Settings, source: str, days: list[date],
+                  batch: Path | None = None) -> IngestReport:
+    """Load every file of ``source`` for ``days`` (one day for a daily run, more to backfill),
+    or of one intraday micro-batch folder ``batch`` (``days`` is then its one day).
 
     Files load in ``settings.ingest_workers`` threads, each on its own cursor of the one
     warehouse connection (DuckDB: one writer process, concurrent transactions inside it); a
@@ -39,7 +41,7 @@ def ingest_source(settings: Settings, source: str, days: list[date]) -> IngestRe
     report = IngestReport(source, [d.isoformat() for d in days])
     # (day, contract, path, sha256): each file is hashed once, here, and load_file reuses it
     plan = [(day, c, p, sha256_of(p) if p.stat().st_size else None)
-            for day in days for c, p in landing_files(settings, source, day)]
+            for day in days for c, p in landing_files(settings, source, day, batch)]
     first_of_content: dict[str, int] = {}
     waves: list[list[int]] = [[], []]
     for i, (_, _, _, sha) in enumerate(plan):

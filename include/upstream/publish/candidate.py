@@ -8,7 +8,13 @@ from datetime import date
 
 from upstream.privacy import pseudonym_secret
 from upstream.publish.feeds import feed_select, published_feeds, relations
-from upstream.publish.store import Candidate, next_version, repair, version_name
+from upstream.publish.store import (
+    Candidate,
+    current_manifest,
+    next_version,
+    repair,
+    version_name,
+)
 from upstream.report import dbt_dictionary
 from upstream.settings import Settings
 from upstream.warehouse import connection, sql_literal
@@ -69,9 +75,10 @@ def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
             "select ?::integer as version, ?::varchar as run_id, ?::date as interval_start, "
             "?::date as interval_end, coverage.*, "
             "round(date_diff('minute', newest_data_at, ?::date::timestamptz) / 1440.0, 2) "
-            "as data_lag_days, now() as built_at from coverage",
+            "as data_lag_days, now() as built_at, ?::bigint as intraday_batches_through "
+            "from coverage",
             [interval_end, interval_end, version, run_id, interval_start, interval_end,
-             interval_end],
+             interval_end, _batches(con, settings)],
         )
         con.execute("detach wh")
         _comment(con, dbt_dictionary(settings.dbt_manifest, list(feeds)))
@@ -95,7 +102,39 @@ PUBLICATION_COMMENTS = {
     "catalogue_as_of": "Day of the newest catalogue snapshot.",
     "data_lag_days": "Days from the newest data to the interval end (freshness, gated).",
     "built_at": "When this database was built.",
+    "intraday_batches_through": "The newest intraday micro-batch (seq) this version holds.",
 }
+
+
+BATCH_COLUMNS = {
+    "batch": "The micro-batch folder, <source>/intraday/<UTC time>[-suffix].",
+    "source": "The source that delivered it (orders, web, crm).",
+    "batch_day": "The UTC day its name gives.",
+    "marker_at": "When its sender wrote _READY.",
+    "claimed_at": "When the triggerer (or a run) claimed it.",
+    "loaded_at": "When its files were loaded into the warehouse.",
+    "rows_loaded": "Rows of its files loaded (the rest were quarantined).",
+    "seq": "Order in which micro-batches were loaded.",
+}
+
+
+def _batches(con, settings: Settings) -> int:
+    """``publication_batches``: the intraday micro-batches loaded since the current version
+    (all of them are in this one); returns the newest batch's ``seq`` this version holds."""
+    previous = (current_manifest(settings) or {}).get("intraday", {}).get("through_seq", 0)
+    columns = ", ".join(BATCH_COLUMNS)
+    ledger = con.execute("select count(*) from duckdb_tables() where database_name = 'wh' and "
+                         "schema_name = 'raw' and table_name = '_intraday_batches'").fetchone()[0]
+    if ledger:
+        con.execute(f"create table main.publication_batches as select {columns} from "
+                    "wh.raw._intraday_batches where status = 'loaded' and seq > ? order by seq",
+                    [previous])
+    else:
+        con.execute("create table main.publication_batches (batch varchar, source varchar, "
+                    "batch_day date, marker_at timestamptz, claimed_at timestamptz, "
+                    "loaded_at timestamptz, rows_loaded bigint, seq bigint)")
+    newest = con.execute("select max(seq) from main.publication_batches").fetchone()[0]
+    return max(previous, newest or 0)
 
 
 def _comment(con, dictionary: dict[str, dict]) -> None:
@@ -112,6 +151,10 @@ def _comment(con, dictionary: dict[str, dict]) -> None:
     for column, text in PUBLICATION_COMMENTS.items():
         if column:
             con.execute(f"comment on column main.publication.{column} is {sql_literal(text)}")
+    con.execute("comment on table main.publication_batches is 'The intraday micro-batches this "
+                "version is the first to hold, with their timings.'")
+    for column, text in BATCH_COLUMNS.items():
+        con.execute(f"comment on column main.publication_batches.{column} is {sql_literal(text)}")
 
 
 def discard_candidate(candidate: Candidate) -> None:

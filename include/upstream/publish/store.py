@@ -301,8 +301,16 @@ def _write_version(settings: Settings, candidate: Candidate, gate: dict, db: Pat
         "report": "report/index.html",
     }
     with connection(incoming / "design.duckdb", read_only=True) as con:
-        data_from, data_to = con.execute("select data_from, data_to from publication").fetchone()
+        data_from, data_to, through, *as_of = con.execute(
+            "select data_from, data_to, intraday_batches_through, orders_as_of, web_as_of, "
+            "crm_as_of from publication").fetchone()
+        batches = [r[0] for r in con.execute(
+            "select batch from publication_batches order by seq").fetchall()]
     manifest["data_covered"] = {"from": data_from.isoformat(), "to": data_to.isoformat()}
+    # freshness per source, and the micro-batches this version is the first to hold
+    manifest["freshness"] = {source: at and at.isoformat()
+                             for source, at in zip(("orders", "web", "crm"), as_of, strict=True)}
+    manifest["intraday"] = {"batches": batches, "through_seq": through}
     _build_report(settings, incoming, manifest)
     (incoming / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     _fsync_tree(incoming)
