@@ -260,3 +260,79 @@ def test_a_run_triggered_without_a_logical_date_covers_yesterday(services):
     manifest = json.loads((root / "pub" / "manifest.json").read_text())
     assert manifest["run_id"] == run["dag_run_id"]
     assert manifest["data_covered"]["to"] == yesterday.isoformat()
+
+
+def test_micro_batches_trigger_the_intraday_dag_through_the_triggerer(services):
+    """Batches dropped with a _READY marker: the triggerer claims them (AssetWatcher), the asset
+    event schedules upstream_intraday, and the version that run publishes lists them; every
+    row of their files is in the warehouse once."""
+    from upstream.generate.batches import batch_name, cut, drop
+
+    api, root = services
+    landing = root / "data" / "landing"
+    if not (root / "pub" / "manifest.json").exists():  # run alone: a publication to build on
+        api.wait_for_dag("upstream_daily")
+        api._call("PATCH", "/api/v2/dags/upstream_daily", {"is_paused": False})
+        api.run_until_done("upstream_daily", {"logical_date": LOGICAL_DATE,
+                                              "conf": {"mode": "full_refresh"}})
+    api.wait_for_dag("upstream_intraday")
+    api._call("PATCH", "/api/v2/dags/upstream_intraday", {"is_paused": False})
+    # today's rows, cut from a day generated elsewhere (so no daily run loads them too)
+    scratch = root / "scratch"
+    today = datetime.now(UTC).date()
+    generate(scratch, seed=9, sf=0.005, days=1, start=today, mess=Messiness.clean())
+    batches = cut(scratch, today, 2, orders=6, returns=0, events=120)
+    keys = []
+    for i, batch in enumerate(batches):
+        keys += [f.relative_to(landing).as_posix()
+                 for f in drop(landing, batch, batch_name(datetime.now(UTC), i))]
+        time.sleep(1)
+    deadline = time.monotonic() + 420
+    while time.monotonic() < deadline:
+        runs = api.get("/api/v2/dags/upstream_intraday/dagRuns")["dag_runs"]
+        if any(r["state"] == "failed" for r in runs):
+            raise AssertionError(f"an intraday run failed: {runs}")
+        history = [json.loads(ln) for ln in (root / "pub" / "history.jsonl").read_text()
+                   .splitlines()]
+        versions = [e["version"] for e in history if e["event"] == "publish"]
+        seen = {b for v in versions if (root / "pub" / "versions" / f"v{v:06d}").exists()
+                for b in json.loads((root / "pub" / "versions" / f"v{v:06d}" / "manifest.json")
+                                    .read_text()).get("intraday", {}).get("batches", [])}
+        if set(keys) <= seen:
+            break
+        time.sleep(2)
+    else:
+        raise TimeoutError(f"batches {keys} not published; intraday runs: {runs}")
+    by_run = {r["dag_run_id"]: r for r in runs}
+    publishing = [json.loads((root / "pub" / "versions" / f"v{v:06d}" / "manifest.json")
+                             .read_text()) for v in versions
+                  if (root / "pub" / "versions" / f"v{v:06d}").exists()]
+    publishing = [m for m in publishing if set(m.get("intraday", {}).get("batches", [])) & set(keys)]
+    for m in publishing:  # published by an intraday run the triggerer's asset event started
+        run = by_run[m["run_id"]]
+        assert run["run_type"] == "asset_triggered" and run["state"] == "success", run
+        events = api.get(f"/api/v2/dags/upstream_intraday/dagRuns/{m['run_id']}"
+                         "/upstreamAssetEvents")["asset_events"]
+        claimed = {b["batch"] for e in events for b in e["extra"]["payload"]["batches"]}
+        assert claimed & set(m["intraday"]["batches"]), (claimed, m["intraday"])
+    wh = root / "data" / "warehouse" / "upstream.duckdb"
+    with duckdb.connect(str(wh), read_only=True) as con:
+        ledger = con.execute("select batch, claimed_by, rows_read, rows_loaded, rows_quarantined "
+                             "from raw._intraday_batches where status = 'loaded'").fetchall()
+        orders = con.execute("select count(*), count(distinct order_id) from raw.erp_orders "
+                             "where _source_file like 'orders/intraday/%'").fetchone()
+        order_files = con.execute(
+            "select sum(rows_read), sum(rows_loaded) from raw._load_manifest where status = "
+            "'loaded' and table_name = 'erp_orders' and path like 'orders/intraday/%'").fetchone()
+        events = con.execute("select count(*), count(distinct event_id) from raw.web_events "
+                             "where _source_file like 'web/intraday/%'").fetchone()
+    assert sorted(b for b, *_ in ledger) == sorted(keys)  # each once
+    assert all(read == loaded + quarantined for _, _, read, loaded, quarantined in ledger), ledger
+    # the triggerer claimed them (a run claims what arrives while it starts)
+    assert "trigger" in {by for _, by, *_ in ledger}, ledger
+    # every order of the batches was read once, and what loaded is in raw once
+    assert order_files[0] == sum(len(b.orders["orders"]) - 1 for b in batches)
+    assert orders == (order_files[1],) * 2
+    assert events == (sum(len(b.events) for b in batches),) * 2
+    assert all(not (landing / k / "_READY").exists() and (landing / k / "_QUEUED").exists()
+               for k in keys)
