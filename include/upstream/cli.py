@@ -290,6 +290,18 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_intraday(args: argparse.Namespace) -> int:
+    from upstream import bench_intraday
+
+    settings = get_settings()
+    figures = bench_intraday.run(settings, sf=args.sf, batches=args.batches,
+                                 interval=args.interval)
+    path = bench_intraday.save(figures, settings.project_dir / ".bench")
+    print(bench_intraday.render(figures))
+    print(f"written: {path}")
+    return 0
+
+
 def _score(args: argparse.Namespace) -> int:
     from upstream import score
 
@@ -397,6 +409,15 @@ def build_parser() -> argparse.ArgumentParser:
     ben.add_argument("--days", type=_positive(int), default=7,
                      help="days of the full refresh (default 7; one more day follows)")
     ben.set_defaults(func=_bench)
+
+    bid = sub.add_parser("bench-intraday", help="latency of micro-batches from their _READY "
+                                                "marker to publication, through the services")
+    bid.add_argument("--sf", type=_positive(float), default=1.0, help="scale factor (default 1)")
+    bid.add_argument("--batches", type=_positive(int), default=20,
+                     help="micro-batches dropped (default 20)")
+    bid.add_argument("--interval", type=_positive(float), default=15.0,
+                     help="seconds between two drops (default 15)")
+    bid.set_defaults(func=_bench_intraday)
 
     sco = sub.add_parser("score", help="how right the customer model is against the truth the "
                                        "sample world planted (sizes, calibration, identity, "

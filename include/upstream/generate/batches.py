@@ -39,8 +39,8 @@ def _read_csv(path: Path) -> list[list[str]]:
 
 
 def _one(folder: Path, prefix: str) -> Path:
-    (path,) = folder.glob(f"{prefix}_*")
-    return path
+    """The day's file of that kind (the first by name when a sender re-sent a copy)."""
+    return sorted(folder.glob(f"{prefix}_*"))[0]
 
 
 def cut(landing: Path, day: date, n: int, *, orders: int = 50, returns: int = 10,
