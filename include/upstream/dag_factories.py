@@ -118,10 +118,10 @@ def intraday_task():
     so a batch the intraday DAG has not taken yet is in the day's publication."""
 
     @task(pool=WRITER_POOL)
-    def ingest_intraday(run_id=None) -> dict:
+    def ingest_intraday(run_id=None, dag=None) -> dict:
         from upstream import pipeline
 
-        return pipeline.ingest_intraday(run_id)
+        return pipeline.ingest_intraday(run_id, dag.dag_id)
 
     return ingest_intraday()
 

@@ -126,13 +126,14 @@ def waiting_batches(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[
 
 def ingest_batches(settings: Settings, run_id: str) -> dict:
     """Load the waiting micro-batches (at most ``intraday_max_batches``, oldest first), each
-    through :func:`upstream.ingest.ingest_source`, and record each in the ledger."""
+    through :func:`upstream.ingest.ingest_source`, and record each in the ledger. Returns the
+    batches loaded, those refused (with the reason) and how many still wait."""
     by_run = {b["batch"] for b in claim_ready(settings.landing_dir, list(SOURCES))}
     with connection(settings.warehouse_path, limits=settings.duckdb_limits) as con:
         con.execute(LEDGER_DDL)
         waiting = waiting_batches(settings, con)
     batches = waiting[:settings.intraday_max_batches]
-    loaded, refused = [], []
+    loaded, refused = [], {}
     now = datetime.now(UTC)
     for batch in batches:
         reason = batch.problem(settings, now)
@@ -143,9 +144,11 @@ def ingest_batches(settings: Settings, run_id: str) -> dict:
                 reason = str(exc)
         with connection(settings.warehouse_path, limits=settings.duckdb_limits) as con:
             _record(con, batch, run_id, reason, by_run)
-        (refused if reason else loaded).append(batch.key)
         if reason:
+            refused[batch.key] = reason
             log.error("micro-batch %s refused: %s", batch.key, reason)
+        else:
+            loaded.append(batch.key)
     days = [b.day for b in batches if b.key in loaded]
     return {"batches": loaded, "refused": refused, "waiting": len(waiting) - len(batches),
             "newest_day": max(days).isoformat() if days else None}

@@ -201,12 +201,20 @@ def run_interval(data_interval_start, data_interval_end, dag_run) -> tuple[date,
     return end - timedelta(days=1), end
 
 
-def ingest_intraday(run_id: str, settings: Settings | None = None) -> dict:
-    """Load the waiting intraday micro-batches (upstream.intraday)."""
+def ingest_intraday(run_id: str, dag_id: str | None = None,
+                    settings: Settings | None = None) -> dict:
+    """Load the waiting intraday micro-batches (upstream.intraday). A refused batch does not
+    stop the others: it is alerted (log, webhook, mail) with its reason."""
+    from upstream.alerts import notify
     from upstream.intraday import ingest_batches
 
     started = time.time()
-    summary = ingest_batches(settings or get_settings(), run_id)
+    settings = settings or get_settings()
+    summary = ingest_batches(settings, run_id)
+    for batch, reason in summary["refused"].items():
+        notify({"event": "upstream.batch_refused", "dag_id": dag_id,
+                "task_id": "ingest_intraday", "run_id": run_id, "batch": batch,
+                "error": reason}, settings)
     progress("ingest_intraday", started, batches=len(summary["batches"]),
              refused=len(summary["refused"]), waiting=summary["waiting"])
     return summary

@@ -117,7 +117,8 @@ def test_micro_batches_publish_once_and_equal_a_full_refresh(env):
         return total
 
     for batch, status, claimed_by, files, read, loaded, quarantined in ledger:
-        assert claimed_by == "run"
+        assert status == "loaded" and claimed_by == "run"
+        assert files == len([f for f in (landing / batch).iterdir() if f.name != "_QUEUED"])
         assert read == file_rows(landing / batch) == loaded + quarantined, batch
     with duckdb.connect(str(root / "data" / "warehouse" / "upstream.duckdb"),
                         read_only=True) as con:
@@ -142,6 +143,7 @@ def test_micro_batches_publish_once_and_equal_a_full_refresh(env):
     refused = [(b, s) for b, s, *_ in _ledger(root) if s == "refused"]
     assert refused == [("orders/intraday/latest", "refused")]
     assert "YYYYMMDDTHHMMSSZ" in run.stdout + run.stderr
+    assert '"event": "upstream.batch_refused"' in run.stdout + run.stderr  # alerted
     assert sorted(by_daily["intraday"]["batches"]) == sorted(
         f.relative_to(landing).as_posix() for f in folders2)
     # the daily run did not go back behind the intraday data (as of day 5, not day 4)

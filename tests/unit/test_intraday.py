@@ -103,7 +103,7 @@ def test_batches_load_once_bad_ones_are_refused_and_a_run_takes_at_most_its_limi
         key=lambda k: (k.rsplit("/", 1)[1], k))
     assert sorted(second["refused"]) == ["orders/intraday/today",
                                          "web/intraday/20261102T110000Z-broken"]
-    assert ingest_batches(limited, "run-3") == {"batches": [], "refused": [], "waiting": 0,
+    assert ingest_batches(limited, "run-3") == {"batches": [], "refused": {}, "waiting": 0,
                                                 "newest_day": None}
     ledger = _ledger(settings)
     reasons = {b: r for b, s, *_, r in ledger if s == "refused"}
