@@ -259,7 +259,8 @@ def _file_rows(folder: Path) -> int:
 
 def _integrity(bench: Settings, drops: list[dict]) -> dict:
     """Lost: a dropped batch no published version holds, a row of its files neither loaded nor
-    quarantined. Doubled: a batch or file loaded twice, a raw row more than its file loaded."""
+    quarantined. Doubled: a batch or file loaded twice, a raw row more than its file loaded
+    (less the rows an erasure purged since)."""
     keys = [k for d in drops for k in d["keys"]]
     sent = sum(_file_rows(bench.landing_dir / k) for k in keys)
     with duckdb.connect(str(bench.warehouse_path), read_only=True) as con:
@@ -268,18 +269,20 @@ def _integrity(bench: Settings, drops: list[dict]) -> dict:
         files_twice = con.execute(
             "select count(*) from (select path from raw._load_manifest where status = 'loaded' "
             "and path like '%/intraday/%' group by path having count(*) > 1)").fetchone()[0]
-        read, rows_loaded, quarantined = con.execute(
-            "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined) from "
-            "raw._load_manifest where status = 'loaded' and path like '%/intraday/%'").fetchone()
+        read, rows_loaded, quarantined, erased = con.execute(
+            "select sum(rows_read), sum(rows_loaded), sum(rows_quarantined), sum(rows_erased) "
+            "from raw._load_manifest where status = 'loaded' and path like '%/intraday/%'"
+        ).fetchone()
         in_raw = sum(con.execute(f"select count(*) from raw.{t} where _source_file like "
                                  "'%/intraday/%'").fetchone()[0]
                      for (t,) in con.execute("select distinct table_name from raw._load_manifest "
                                              "where path like '%/intraday/%'").fetchall())
     lost = sum(1 for k in keys if k not in loaded) + abs(sent - read) + (
         read - rows_loaded - quarantined)
-    doubled = sum(n - 1 for n in loaded.values()) + files_twice + (in_raw - rows_loaded)
+    # rows an erasure purged since (a CRM delete of their person) left raw on purpose
+    doubled = sum(n - 1 for n in loaded.values()) + files_twice + (in_raw - rows_loaded + erased)
     return {"lost": lost, "doubled": doubled, "folders": len(keys), "rows_sent": sent,
-            "rows_loaded": rows_loaded, "rows_quarantined": quarantined}
+            "rows_loaded": rows_loaded, "rows_quarantined": quarantined, "rows_erased": erased}
 
 
 def render(figures: dict) -> str:
@@ -294,7 +297,7 @@ def render(figures: dict) -> str:
         "mean breakdown (s): " + ", ".join(f"{s} {b.get(s)}" for s in STAGES),
         f"lost {figures['lost']}, doubled {figures['doubled']} ({figures['folders']} folders, "
         f"{figures['rows_sent']} rows sent: {figures['rows_loaded']} loaded, "
-        f"{figures['rows_quarantined']} quarantined)",
+        f"{figures['rows_quarantined']} quarantined, {figures['rows_erased']} erased since)",
         f"daily full refresh afterwards: {figures['daily_after_s']} s, marts equal to the "
         f"intraday path's: {figures['daily_after_equal']}",
     ]

@@ -46,9 +46,11 @@ def current_folder(settings: Settings) -> Path:
 
 
 def published_tables(settings: Settings) -> list[str]:
-    """The tables of the current version: its feeds (manifest) and ``publication``."""
+    """The tables of the current version: its feeds (manifest), ``publication`` and, from
+    versions that have it, ``publication_batches``."""
     manifest = json.loads((current_folder(settings) / "manifest.json").read_text())
-    return sorted(manifest["row_counts"]) + ["publication"]
+    return sorted(manifest["row_counts"]) + ["publication"] + (
+        ["publication_batches"] if "intraday" in manifest else [])
 
 
 def query(settings: Settings, sql: str) -> Result:
