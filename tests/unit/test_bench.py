@@ -25,3 +25,40 @@ def test_model_times_are_read_from_the_run_s_part_of_the_log_slowest_first(tmp_p
         ("intermediate.int_web__events_attributed", 13.36), ("marts.customer_needs", 6.96),
         ("staging.stg_web__events", 0.02)]
     assert _dbt_models(tmp_path / "missing.log", 0) == {}
+
+
+def test_intraday_latency_is_split_into_stages_that_add_up(settings):
+    from datetime import UTC, datetime, timedelta
+
+    import duckdb
+
+    from upstream.bench_intraday import STAGES, _latency, _percentile
+    from upstream.intraday import LEDGER_DDL
+
+    t0 = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    settings.warehouse_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute(LEDGER_DDL)
+        for i, batch in enumerate(["orders/intraday/b0", "web/intraday/b0", "web/intraday/b1"]):
+            con.execute("insert into raw._intraday_batches (batch, source, marker_at, claimed_at, "
+                        "run_id, status, loaded_at, seq) values (?, 'x', ?, ?, 'r', 'loaded', ?, ?)",
+                        [batch, t0 + timedelta(seconds=i), t0 + timedelta(seconds=i + 2),
+                         t0 + timedelta(seconds=20), i + 1])
+    drops = [{"i": 0, "keys": ["orders/intraday/b0", "web/intraday/b0"]},
+             {"i": 1, "keys": ["web/intraday/b1"]}, {"i": 2, "keys": ["web/intraday/lost"]}]
+    manifests = [{"version": 2, "run_id": "a", "published_at": (t0 + timedelta(seconds=40))
+                  .isoformat(), "intraday": {"batches": drops[0]["keys"]}},
+                 {"version": 3, "run_id": "b", "published_at": (t0 + timedelta(seconds=70))
+                  .isoformat(), "intraday": {"batches": drops[1]["keys"]}}]
+    at = lambda s: t0 + timedelta(seconds=s)  # noqa: E731
+    runs = {"a": {"ingest_intraday": (at(5), at(8)), "transform": (at(9), at(30)),
+                  "gate": (at(31), at(35)), "publish": (at(36), at(39))},
+            "b": {"ingest_intraday": (at(41), at(43)), "transform": (at(44), at(69))}}
+    figures = _latency(settings, drops, manifests, runs)
+    first, second = figures["per_drop"]
+    assert (first["latency_s"], first["trigger"], first["queue"], first["dbt"]) == (39, 2, 2, 21)
+    assert (second["latency_s"], second["queue"], second["ingest"]) == (68, 37, 2)
+    for row in figures["per_drop"]:  # the stages add up to the latency
+        assert round(sum(row[s] for s in STAGES), 1) == row["latency_s"]
+    assert (figures["p50_s"], figures["max_s"], figures["versions"]) == (53.5, 68, 2)
+    assert _percentile(list(range(1, 101)), 0.95) == 95
