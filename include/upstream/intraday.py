@@ -57,25 +57,26 @@ create table if not exists raw._intraday_batches (
 class Batch:
     source: str
     name: str
-    marker: Path  # _READY or _QUEUED
+    folder: Path
+    marker_at: datetime  # the sender wrote _READY (its modification time)
+    claimed_at: datetime | None = None  # renamed to _QUEUED (its change time); None: not yet
 
     @property
     def key(self) -> str:
         return f"{self.source}/intraday/{self.name}"
 
-    @property
-    def folder(self) -> Path:
-        return self.marker.parent
-
-    @property
-    def marker_at(self) -> datetime:
-        return datetime.fromtimestamp(self.marker.stat().st_mtime, UTC)
-
-    @property
-    def claimed_at(self) -> datetime | None:
-        if self.marker.name != QUEUED:
-            return None
-        return datetime.fromtimestamp(self.marker.stat().st_ctime, UTC)
+    @classmethod
+    def found(cls, source: str, folder: Path) -> Batch | None:
+        """The batch in ``folder`` if its marker is there (claimed or not), read once: the
+        triggerer may rename it at any moment (hence _QUEUED looked at again after _READY)."""
+        for marker, claimed in ((QUEUED, True), (READY, False), (QUEUED, True)):
+            try:
+                stat = (folder / marker).stat()
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            return cls(source, folder.name, folder, datetime.fromtimestamp(stat.st_mtime, UTC),
+                       datetime.fromtimestamp(stat.st_ctime, UTC) if claimed else None)
+        return None
 
     @property
     def day(self) -> date | None:
@@ -114,9 +115,9 @@ def waiting_batches(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[
     found = []
     for source in SOURCES:
         root = settings.landing_dir / source / "intraday"
-        for marker in [*root.glob(f"*/{READY}"), *root.glob(f"*/{QUEUED}")]:
-            batch = Batch(source, marker.parent.name, marker)
-            if batch.key in loaded:
+        for folder in sorted(root.iterdir()) if root.is_dir() else ():
+            batch = Batch.found(source, folder)
+            if batch is None or batch.key in loaded:
                 continue
             if batch.key in refused and batch.marker_at <= refused[batch.key]:
                 continue

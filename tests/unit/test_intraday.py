@@ -135,8 +135,12 @@ def test_a_batch_from_a_clock_in_the_future_is_refused(settings):
     from upstream.intraday import Batch
 
     now = datetime(2026, 11, 2, 12, tzinfo=UTC)
-    marker = settings.landing_dir / "x" / READY
-    assert Batch("orders", "20261102T115900Z", marker).problem(settings, now) is None
-    assert "a day ahead" in Batch("orders", "20261105T000000Z", marker).problem(settings, now)
-    assert "history start" in Batch("orders", "19991231T000000Z", marker).problem(settings, now)
-    assert Batch("orders", "20261399T000000Z", marker).day is None
+
+    def batch(name: str) -> Batch:
+        return Batch("orders", name, settings.landing_dir / name, now)
+
+    assert batch("20261102T115900Z").problem(settings, now) is None
+    assert "a day ahead" in batch("20261105T000000Z").problem(settings, now)
+    assert "history start" in batch("19991231T000000Z").problem(settings, now)
+    assert batch("20261399T000000Z").day is None
+    assert Batch.found("orders", settings.landing_dir / "nothing") is None
