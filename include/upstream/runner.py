@@ -32,6 +32,9 @@ def _payload(line: str, marker: str) -> dict | None:
 
 def _figures(event: dict[str, Any]) -> str:
     task = event["task"]
+    if task == "ingest_intraday":
+        return (f"{event['batches']} micro-batch(es) loaded, {event['refused']} refused, "
+                f"{event['waiting']} waiting")
     if task.startswith("ingest_"):
         text = (f"{event['loaded']:,} loaded, {event['quarantined']:,} quarantined "
                 f"({event['files']} files, {event['days']} day{'s' * (event['days'] != 1)})")

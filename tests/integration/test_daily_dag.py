@@ -270,8 +270,8 @@ def test_failed_gate_fails_the_run_and_keeps_the_publication(env, tmp_path, smtp
 
 
 UPSTREAM = str(Path(sys.executable).with_name("upstream"))
-TASKS = ["ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders", "transform",
-         "build_candidate", "gate", "publish"]
+TASKS = ["ingest_catalogue", "ingest_crm", "ingest_web", "ingest_orders", "ingest_intraday",
+         "transform", "build_candidate", "gate", "publish"]
 
 
 def test_run_dag_shows_a_line_per_task_and_a_summary(env, tmp_path):
