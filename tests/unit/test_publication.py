@@ -138,7 +138,7 @@ READER = textwrap.dedent("""
         con = duckdb.connect(db, read_only=True)
         try:
             tables = {r[0] for r in con.execute("show tables").fetchall()}
-            assert tables == {*FEEDS, "publication"}, tables
+            assert tables == {*FEEDS, "publication", "publication_batches"}, tables
             version = con.execute("select version from publication").fetchone()[0]
             rows = con.execute("select count(*) from customer_needs").fetchone()[0]
             manifest = json.loads((versions / f"v{version:06d}" / "manifest.json").read_text())
