@@ -21,7 +21,6 @@ Targets are reported, never asserted: a benchmark, not a test.
 
 from __future__ import annotations
 
-import gzip
 import json
 import math
 import re
@@ -37,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from upstream.bench import scratch
-from upstream.generate.batches import batch_name, cut, drop
+from upstream.generate.batches import batch_name, cut, drop, file_rows
 from upstream.runner import dags_test
 from upstream.settings import Settings
 
@@ -248,23 +247,12 @@ def _latency(bench: Settings, drops: list[dict], manifests: list[dict], runs: di
     }
 
 
-def _file_rows(folder: Path) -> int:
-    """Rows the sender put into a batch folder (CSV lines after the header, NDJSON lines)."""
-    total = 0
-    for f in folder.iterdir():
-        if f.name.endswith(".csv"):
-            total += len(f.read_text().splitlines()) - 1
-        elif f.name.endswith(".ndjson.gz"):
-            total += len([ln for ln in gzip.decompress(f.read_bytes()).splitlines() if ln])
-    return total
-
-
 def _integrity(bench: Settings, drops: list[dict]) -> dict:
     """Lost: a dropped batch no published version holds, a row of its files neither loaded nor
     quarantined. Doubled: a batch or file loaded twice, a raw row more than its file loaded
     (less the rows an erasure purged since)."""
     keys = [k for d in drops for k in d["keys"]]
-    sent = sum(_file_rows(bench.landing_dir / k) for k in keys)
+    sent = sum(file_rows(bench.landing_dir / k) for k in keys)
     with duckdb.connect(str(bench.warehouse_path), read_only=True) as con:
         loaded = dict(con.execute("select batch, count(*) from raw._intraday_batches "
                                   "where status = 'loaded' group by batch").fetchall())

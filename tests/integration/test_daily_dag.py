@@ -8,7 +8,6 @@ from __future__ import annotations
 import email
 import hashlib
 import json
-import os
 import shutil
 import socketserver
 import subprocess
@@ -21,12 +20,11 @@ import duckdb
 import pandas as pd
 import pytest
 
+from tests.integration.project import AIRFLOW, ROOT, airflow_project
 from upstream.generate import Messiness, generate
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SECRET = "integration-secret"
 K = 3
 CELL = ["category", "size", "colour", "material", "fit"]
@@ -35,19 +33,7 @@ CELL = ["category", "size", "colour", "material", "fit"]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("dagrun")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(root / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "UPSTREAM_PROJECT_DIR": str(ROOT),
-        "UPSTREAM_DATA_DIR": str(root / "data"),
-        "UPSTREAM_PUBLISHED_DIR": str(root / "published"),
-        "UPSTREAM_PSEUDONYM_SECRET": SECRET,
-        "UPSTREAM_MIN_GROUP_SIZE": str(K),
-    }
-    subprocess.run(["bash", str(ROOT / "scripts" / "airflow-init.sh")], env={
-        **env, "AIRFLOW": AIRFLOW}, check=True, cwd=ROOT)
+    env = airflow_project(root, UPSTREAM_PSEUDONYM_SECRET=SECRET, UPSTREAM_MIN_GROUP_SIZE=str(K))
     generate(root / "data" / "landing", seed=21, sf=0.003, days=3,
              mess=Messiness.clean().with_(crm_deletions=0.001))
     return env, root

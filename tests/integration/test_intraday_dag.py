@@ -9,45 +9,29 @@ batches that arrive while the triggerer is down.
 
 from __future__ import annotations
 
-import gzip
 import json
-import os
 import shutil
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from tests.integration.project import AIRFLOW, ROOT, airflow_project
 from upstream.generate import Messiness, generate
-from upstream.generate.batches import batch_name, cut, drop
+from upstream.generate.batches import batch_name, cut, drop, file_rows
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 DAY4 = date(2026, 11, 4)  # cut into micro-batches, never delivered as a day
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     root = tmp_path_factory.mktemp("intraday")
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(root / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "UPSTREAM_PROJECT_DIR": str(ROOT),
-        "UPSTREAM_DATA_DIR": str(root / "data"),
-        "UPSTREAM_PUBLISHED_DIR": str(root / "published"),
-        "UPSTREAM_PSEUDONYM_SECRET": "intraday-secret",
-        "UPSTREAM_MIN_GROUP_SIZE": "2",
-        "UPSTREAM_INTRADAY_MAX_BATCHES": "4",
-    }
-    subprocess.run(["bash", str(ROOT / "scripts" / "airflow-init.sh")], env={
-        **env, "AIRFLOW": AIRFLOW}, check=True, cwd=ROOT)
+    env = airflow_project(root, UPSTREAM_PSEUDONYM_SECRET="intraday-secret",
+                          UPSTREAM_MIN_GROUP_SIZE="2", UPSTREAM_INTRADAY_MAX_BATCHES="4")
     landing = root / "data" / "landing"
     generate(landing, seed=31, sf=0.003, days=4, mess=Messiness.clean())
     batches = cut(landing, DAY4, 4, orders=8, returns=2, events=150)
@@ -107,15 +91,6 @@ def test_micro_batches_publish_once_and_equal_a_full_refresh(env):
     assert all((f / "_QUEUED").exists() and not (f / "_READY").exists() for f in folders)
 
     # exact counts: every row of every batch file is loaded or quarantined, once
-    def file_rows(folder: Path) -> int:
-        total = 0
-        for f in folder.iterdir():
-            if f.name.endswith(".csv"):
-                total += len(f.read_text().splitlines()) - 1
-            elif f.name.endswith(".ndjson.gz"):
-                total += len(gzip.decompress(f.read_bytes()).splitlines())
-        return total
-
     for batch, status, claimed_by, files, read, loaded, quarantined in ledger:
         assert status == "loaded" and claimed_by == "run"
         assert files == len([f for f in (landing / batch).iterdir() if f.name != "_QUEUED"])

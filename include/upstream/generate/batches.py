@@ -73,6 +73,17 @@ def cut(landing: Path, day: date, n: int, *, orders: int = 50, returns: int = 10
     return batches
 
 
+def file_rows(folder: Path) -> int:
+    """Rows a sender put into a batch folder (CSV lines after the header, NDJSON lines)."""
+    total = 0
+    for f in folder.iterdir():
+        if f.name.endswith(".csv"):
+            total += len(f.read_text().splitlines()) - 1
+        elif f.name.endswith(".ndjson.gz"):
+            total += len([ln for ln in gzip.decompress(f.read_bytes()).splitlines() if ln])
+    return total
+
+
 def batch_name(at: datetime, i: int) -> str:
     return f"{at.astimezone(UTC):%Y%m%dT%H%M%S.%f}Z-{i:04d}"
 
