@@ -25,11 +25,9 @@ import json
 import math
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -38,6 +36,7 @@ import duckdb
 from upstream.bench import scratch
 from upstream.generate.batches import batch_name, cut, drop, file_rows
 from upstream.runner import dags_test
+from upstream.services import AirflowApi, services_env
 from upstream.settings import Settings
 
 TARGET_P95_S = 60.0
@@ -46,39 +45,6 @@ WATCHING = re.compile(r"trigger ID \d+ starting|[1-9]\d* watchers currently runn
 STAGES = ("trigger", "queue", "ingest", "dbt", "candidate", "gate", "publish", "scheduler")
 TASK_STAGE = {"ingest_intraday": "ingest", "transform": "dbt", "build_candidate": "candidate",
               "gate": "gate", "publish": "publish"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class _Api:
-    def __init__(self, base: str, password: str):
-        self.base, self.token = base, None
-        self.token = self.call("POST", "/auth/token",
-                               {"username": "admin", "password": password})["access_token"]
-
-    def call(self, method: str, path: str, body=None):
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        req = urllib.request.Request(self.base + path, method=method, headers=headers,
-                                     data=json.dumps(body).encode() if body else None)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
-
-    def wait_for(self, path: str, timeout: float = 180) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.call("GET", path)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -106,12 +72,8 @@ def run(settings: Settings, *, sf: float = 1.0, batches: int = 20, interval: flo
     bench, env, airflow, upstream = scratch(settings, root)
     root.mkdir(parents=True)
     root.chmod(0o755)  # PostgreSQL runs as its own user under it
-    services = {**env, "UPSTREAM_KEEP_VERSIONS": "1000",
-                "UPSTREAM_SERVICES_DIR": str(root / "services"),
-                "UPSTREAM_PG_PORT": str(_free_port()), "UPSTREAM_API_PORT": str(_free_port()),
-                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port())}
-    env = {**env, "UPSTREAM_KEEP_VERSIONS": "1000"}
+    env = {**env, "UPSTREAM_KEEP_VERSIONS": "1000"}  # every version's manifest is read
+    services = services_env(root / "services", env)
     last = datetime.now(UTC).date() - timedelta(days=1)
     start = last - timedelta(days=days)
     subprocess.run([upstream, "generate", "--seed", str(seed), "--sf", str(sf), "--days",
@@ -133,9 +95,7 @@ def run(settings: Settings, *, sf: float = 1.0, batches: int = 20, interval: flo
     try:
         if up.returncode:
             raise RuntimeError(f"services did not start: {up.stdout}{up.stderr}")
-        password = json.loads((root / "services" / "simple_auth_manager_passwords.json")
-                              .read_text())["admin"]
-        api = _Api(f"http://127.0.0.1:{services['UPSTREAM_API_PORT']}", password)
+        api = AirflowApi.for_services(services)
         api.wait_for("/api/v2/dags/upstream_intraday")
         api.call("PATCH", "/api/v2/dags/upstream_intraday", {"is_paused": False})
         _wait_for_watcher(root / "services" / "logs" / "triggerer.log")
@@ -188,17 +148,17 @@ def _wait_published(versions: Path, drops: list[dict], timeout: float) -> list[d
     return _published(versions)  # what is missing is counted as lost
 
 
-def _wait_idle(api: _Api, timeout: float = 600) -> None:
+def _wait_idle(api: AirflowApi, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        runs = api.call("GET", "/api/v2/dags/upstream_intraday/dagRuns")["dag_runs"]
+        runs = api.get("/api/v2/dags/upstream_intraday/dagRuns")["dag_runs"]
         if all(r["state"] in ("success", "failed") for r in runs):
             return
         time.sleep(2)
 
 
-def _tasks(api: _Api, run_id: str) -> dict[str, tuple[datetime, datetime]]:
-    tis = api.call("GET", f"/api/v2/dags/upstream_intraday/dagRuns/{run_id}/taskInstances")
+def _tasks(api: AirflowApi, run_id: str) -> dict[str, tuple[datetime, datetime]]:
+    tis = api.get(f"/api/v2/dags/upstream_intraday/dagRuns/{run_id}/taskInstances")
     return {t["task_id"]: (datetime.fromisoformat(t["start_date"]),
                            datetime.fromisoformat(t["end_date"]))
             for t in tis["task_instances"] if t["start_date"] and t["end_date"]}
@@ -209,14 +169,16 @@ def _latency(bench: Settings, drops: list[dict], manifests: list[dict], runs: di
         ledger = {b: (m, c) for b, m, c in con.execute(
             "select batch, marker_at, coalesce(claimed_at, loaded_at) from raw._intraday_batches "
             "where status = 'loaded'").fetchall()}
+    first: dict[str, dict] = {}  # batch -> the manifest of the first version holding it
+    for m in sorted(manifests, key=lambda m: m["version"]):
+        for b in m.get("intraday", {}).get("batches", []):
+            first.setdefault(b, m)
     rows = []
     for d in drops:
         keys = set(d["keys"])
-        holder = next((m for m in manifests
-                       if keys <= {b for v in manifests if v["version"] <= m["version"]
-                                   for b in v.get("intraday", {}).get("batches", [])}), None)
-        if holder is None or not keys <= ledger.keys():
+        if not keys <= first.keys() or not keys <= ledger.keys():
             continue
+        holder = max((first[k] for k in keys), key=lambda m: m["version"])
         marker = max(ledger[k][0] for k in keys)
         claimed = max(ledger[k][1] for k in keys)
         published = datetime.fromisoformat(holder["published_at"])

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import urllib.error
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import duckdb
 import pytest
 
 from upstream.generate import Messiness, generate
+from upstream.services import AirflowApi, services_env
 
 pytestmark = pytest.mark.system
 
@@ -27,39 +26,11 @@ SERVICES = ROOT / "scripts" / "services.sh"
 LOGICAL_DATE = "2026-11-04T00:00:00Z"  # covers 2026-11-03; full refresh loads 11-01..11-03
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Api:
-    def __init__(self, base: str, password: str):
-        self.base = base
-        self.token = self._call("POST", "/auth/token",
-                                {"username": "admin", "password": password})["access_token"]
-
-    def _call(self, method: str, path: str, body=None):
-        headers = {"Content-Type": "application/json"}
-        if getattr(self, "token", None):
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
-
-    get = lambda self, path: self._call("GET", path)  # noqa: E731
+class Api(AirflowApi):
+    """The REST API client, with the waits these tests need."""
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                self.get(f"/api/v2/dags/{dag_id}")
-                return
-            except urllib.error.HTTPError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
+        self.wait_for(f"/api/v2/dags/{dag_id}", timeout)
 
     def _wait(self, path: str, timeout: float, after: str | None = None) -> dict:
         deadline = time.monotonic() + timeout
@@ -72,13 +43,13 @@ class Api:
         raise TimeoutError(f"{path} still {run['state']}")
 
     def run_until_done(self, dag_id: str, body: dict, timeout: float = 600) -> dict:
-        run = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
+        run = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
         return self._wait(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}", timeout)
 
     def rerun_until_done(self, dag_id: str, run: dict, timeout: float = 600) -> dict:
         """Re-run a day the Airflow way: clear its run (same run id, same logical date)."""
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
-        self._call("POST", path + "/clear", {"dry_run": False})
+        self.call("POST", path + "/clear", {"dry_run": False})
         return self._wait(path, timeout, after=run["end_date"])
 
     def task_seconds(self, dag_id: str, run_id: str) -> float:
@@ -91,13 +62,10 @@ def services():
     # not under pytest's tmp folder (mode 0700): PostgreSQL runs as its own user
     root = Path(tempfile.mkdtemp(prefix="upstream-system-"))
     root.chmod(0o755)
-    env = {**os.environ,
-           "UPSTREAM_SERVICES_DIR": str(root / "state"),
-           "UPSTREAM_PG_PORT": str(_free_port()), "UPSTREAM_API_PORT": str(_free_port()),
-           "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(_free_port()),
-           "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(_free_port()),
-           "UPSTREAM_DATA_DIR": str(root / "data"), "UPSTREAM_PUBLISHED_DIR": str(root / "pub"),
-           "UPSTREAM_PSEUDONYM_SECRET": "system-test", "UPSTREAM_MIN_GROUP_SIZE": "2"}
+    env = services_env(root / "state", {
+        **os.environ, "UPSTREAM_DATA_DIR": str(root / "data"),
+        "UPSTREAM_PUBLISHED_DIR": str(root / "pub"), "UPSTREAM_PSEUDONYM_SECRET": "system-test",
+        "UPSTREAM_MIN_GROUP_SIZE": "2"})
     generate(root / "data" / "landing", seed=5, sf=0.005, days=3, mess=Messiness())
     started = time.monotonic()
     up = subprocess.run(["bash", str(SERVICES), "up"], env=env, capture_output=True, text=True,
@@ -105,8 +73,7 @@ def services():
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         print(f"services up in {time.monotonic() - started:.1f} s")
-        password = json.loads((root / "state" / "simple_auth_manager_passwords.json").read_text())
-        yield Api(f"http://127.0.0.1:{env['UPSTREAM_API_PORT']}", password["admin"]), root
+        yield Api.for_services(env), root
     finally:
         started_pids = _service_pids(root / "state")
         down = subprocess.run(["bash", str(SERVICES), "down"], env=env, capture_output=True,
@@ -157,7 +124,7 @@ def test_trigger_through_rest_api_publishes_and_a_rerun_changes_nothing(services
     api, root = services
     pub = root / "pub"
     api.wait_for_dag("upstream_daily")
-    api._call("PATCH", "/api/v2/dags/upstream_daily", {"is_paused": False})
+    api.call("PATCH", "/api/v2/dags/upstream_daily", {"is_paused": False})
     body = {"logical_date": LOGICAL_DATE, "conf": {"mode": "full_refresh"}}
 
     first = api.run_until_done("upstream_daily", body)
@@ -187,7 +154,7 @@ def test_trigger_through_rest_api_publishes_and_a_rerun_changes_nothing(services
 def test_invalid_params_are_refused_at_trigger_time(services):
     api, _ = services
     with pytest.raises(urllib.error.HTTPError) as err:
-        api._call("POST", "/api/v2/dags/upstream_daily/dagRuns",
+        api.call("POST", "/api/v2/dags/upstream_daily/dagRuns",
                   {"logical_date": None, "conf": {"mode": "weekly"}})
     assert err.value.code == 400
     assert "weekly" in err.value.read().decode()
@@ -201,7 +168,7 @@ def test_ingest_dags_emit_assets_that_trigger_the_publish_dag(services):
     dags = [f"upstream_ingest_{s}" for s in ("catalogue", "crm", "web", "orders")]
     for dag_id in [*dags, "upstream_publish"]:
         api.wait_for_dag(dag_id)
-        api._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
     # unpausing schedules each ingest DAG's latest interval: yesterday
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
@@ -272,11 +239,11 @@ def test_micro_batches_trigger_the_intraday_dag_through_the_triggerer(services):
     landing = root / "data" / "landing"
     if not (root / "pub" / "manifest.json").exists():  # run alone: a publication to build on
         api.wait_for_dag("upstream_daily")
-        api._call("PATCH", "/api/v2/dags/upstream_daily", {"is_paused": False})
+        api.call("PATCH", "/api/v2/dags/upstream_daily", {"is_paused": False})
         api.run_until_done("upstream_daily", {"logical_date": LOGICAL_DATE,
                                               "conf": {"mode": "full_refresh"}})
     api.wait_for_dag("upstream_intraday")
-    api._call("PATCH", "/api/v2/dags/upstream_intraday", {"is_paused": False})
+    api.call("PATCH", "/api/v2/dags/upstream_intraday", {"is_paused": False})
     # today's rows, cut from a day generated elsewhere (so no daily run loads them too)
     scratch = root / "scratch"
     today = datetime.now(UTC).date()
