@@ -115,7 +115,7 @@ def waiting_batches(settings: Settings, con: duckdb.DuckDBPyConnection) -> list[
     found = []
     for source in SOURCES:
         root = settings.landing_dir / source / "intraday"
-        for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        for folder in root.iterdir() if root.is_dir() else ():
             batch = Batch.found(source, folder)
             if batch is None or batch.key in loaded:
                 continue

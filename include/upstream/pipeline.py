@@ -26,7 +26,7 @@ from upstream.publish import (
     publish_candidate,
 )
 from upstream.settings import Settings, get_settings
-from upstream.transform import TransformFailed, run_dbt
+from upstream.transform import TransformFailed, last_as_of, run_dbt
 
 log = logging.getLogger(__name__)
 
@@ -234,8 +234,6 @@ def intraday_scope(context) -> tuple[date, date, dict]:
     """(first day, as-of date, params) of an ``upstream_intraday`` run: the as-of date of the
     last dbt build, or the day after the newest micro-batch when that is later (never earlier,
     which would re-derive everybody); dbt builds incrementally."""
-    from upstream.transform import last_as_of
-
     settings = get_settings()
     as_of = not_behind_intraday(last_as_of(settings) or datetime.now(UTC).date(), settings)
     return as_of - timedelta(days=1), as_of, {"mode": "intraday"}
