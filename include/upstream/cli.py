@@ -215,6 +215,19 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _raw_parquet(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from upstream.raw_parquet import sync
+    from upstream.warehouse import connection
+
+    settings = get_settings()
+    with connection(settings.warehouse_path, limits=settings.duckdb_limits) as con:
+        report = sync(con, settings.raw_parquet_dir)
+    print(json.dumps({"root": str(settings.raw_parquet_dir), **asdict(report)}, indent=2))
+    return 0
+
+
 def _check_landing(args: argparse.Namespace) -> int:
     from upstream.check_landing import check_landing, render
 
@@ -449,6 +462,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("ingest-report", help="ingestion totals per source from the load "
                                                "manifest")
     rep.set_defaults(func=_report)
+
+    rpq = sub.add_parser("raw-parquet", help="bring the raw Parquet layer (<data>/raw) in line "
+                         "with the warehouse's raw tables and load manifest (idempotent)")
+    rpq.set_defaults(func=_raw_parquet)
 
     qry = sub.add_parser("query", help="read-only SQL on the current published version",
                          description="Run SQL on the current version of the design database "

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import duckdb
 
+from upstream import raw_parquet
 from upstream.privacy import erasure_secret, pseudonym, pseudonym_secret
 from upstream.settings import Settings
 from upstream.warehouse import connect
@@ -388,6 +389,8 @@ def erase(settings: Settings, crm_ids: list[str], *, via: str, ticket: str | Non
         con = con or connect(settings.warehouse_path, limits=settings.duckdb_limits)
         try:
             _forget(settings, con, person_identifiers(con, ids), report, ticket=ticket)
+            if own and settings.raw_parquet:  # an ingest syncs after its own erasures
+                raw_parquet.sync(con, settings.raw_parquet_dir)
         finally:
             if own:
                 con.close()

@@ -70,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
             "run takes at most (oldest first); the rest wait for the next run"),
     Setting("UPSTREAM_INTRADAY_POLL_SECONDS", "2", "how often the triggerer looks for ready "
             "intraday micro-batches (`_READY` markers)"),
+    Setting("UPSTREAM_ENGINE", "duckdb", "what runs the dbt models: `duckdb` (the warehouse file) "
+            "or `spark` (dbt-spark, `method: session`, on the raw Parquet layer; "
+            "`UPSTREAM_SPARK_MASTER`)"),
+    Setting("UPSTREAM_RAW_PARQUET", "", "also keep the raw layer as Parquet under `<data>/raw`, one "
+            "file per current load (default: on when `UPSTREAM_ENGINE=spark`, else off)"),
+    Setting("UPSTREAM_SPARK_MASTER", "local[2]", "Spark master of the `spark` engine: `local[N]` "
+            "on this machine, `spark://host:7077` for a standalone cluster"),
     Setting("UPSTREAM_HISTORY_START", "2000-01-01", "first day Upstream loads; runs and ranges "
             "before it are refused with a message"),
 )
@@ -128,6 +135,27 @@ def _date(name: str, env: Mapping[str, str]) -> date:
         raise ValueError(f"setting {name}={raw!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _bool(name: str, env: Mapping[str, str]) -> bool | None:
+    raw = _text(name, env)
+    if raw is None:
+        return None
+    if raw.strip().lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.strip().lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"setting {name}={raw!r} is not a yes/no value (true/false, 1/0, on/off)")
+
+
+ENGINES = ("duckdb", "spark")
+
+
+def _engine(env: Mapping[str, str]) -> str:
+    engine = (_text("UPSTREAM_ENGINE", env) or "").strip().lower()
+    if engine not in ENGINES:
+        raise ValueError(f"setting UPSTREAM_ENGINE={engine!r} must be one of {', '.join(ENGINES)}")
+    return engine
+
+
 def _int(name: str, env: Mapping[str, str]) -> int:
     value = _float(name, env)
     if value != int(value):
@@ -161,6 +189,26 @@ class Settings:
     memory_limit: str | None = None
     intraday_max_batches: int = int(DEFAULTS["UPSTREAM_INTRADAY_MAX_BATCHES"])
     intraday_poll_seconds: float = float(DEFAULTS["UPSTREAM_INTRADAY_POLL_SECONDS"])
+    engine: str = DEFAULTS["UPSTREAM_ENGINE"]
+    # UPSTREAM_RAW_PARQUET: None = follow the engine (on for spark)
+    raw_parquet_setting: bool | None = None
+    spark_master: str = DEFAULTS["UPSTREAM_SPARK_MASTER"]
+
+    @property
+    def raw_parquet(self) -> bool:
+        """Whether ingest and erasure keep the raw Parquet layer (upstream.ingest.parquet)."""
+        if self.raw_parquet_setting is not None:
+            return self.raw_parquet_setting or self.engine == "spark"
+        return self.engine == "spark"
+
+    @property
+    def raw_parquet_dir(self) -> Path:
+        return self.data_dir / "raw"
+
+    @property
+    def spark_dir(self) -> Path:
+        """The spark engine's warehouse (managed tables) and embedded metastore."""
+        return self.data_dir / "spark"
 
     @property
     def duckdb_limits(self) -> dict[str, str]:
@@ -264,6 +312,9 @@ def get_settings() -> Settings:
         memory_limit=_text("UPSTREAM_MEMORY_LIMIT", env),
         intraday_max_batches=max(1, _int("UPSTREAM_INTRADAY_MAX_BATCHES", env)),
         intraday_poll_seconds=max(0.1, _float("UPSTREAM_INTRADAY_POLL_SECONDS", env)),
+        engine=_engine(env),
+        raw_parquet_setting=_bool("UPSTREAM_RAW_PARQUET", env),
+        spark_master=_text("UPSTREAM_SPARK_MASTER", env) or DEFAULTS["UPSTREAM_SPARK_MASTER"],
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from upstream import raw_parquet
 from upstream.common import sha256_of
 from upstream.contracts import Contract, contracts_for
 from upstream.erasure import erase, forget_derived, ledger_hashes
@@ -70,6 +71,8 @@ def ingest_source(settings: Settings, source: str, days: list[date],
         report.erasure_s = time.time() - erasing
         if failure is not None:
             raise failure
+        if settings.raw_parquet:  # the Parquet copy follows what committed, erasures included
+            raw_parquet.sync(con, settings.raw_parquet_dir)
         record_run(con, report, started)
     return report
 
