@@ -5,7 +5,7 @@
 {# What weighs every row: a change re-derives everybody. #}
 {% macro customer_signals_fingerprint() -%}
     select md5(
-        string_agg(signal || '=' || weight::varchar, ',' order by signal)
+        {{ ordered_string_agg("signal || '=' || weight::string", "','", 'signal') }}
         || '|half-life {{ var("affinity_half_life_days") }}|epoch 2020-01-01'
     )
     from {{ ref('affinity_weights') }}
@@ -22,11 +22,11 @@
     select
         signals.person_id,
         dims.attribute,
-        dims.value,
+        {{ signal_dimension_value() }} as value,
         sum(
             weights.weight * signals.units * pow(
                 2.0,
-                date_diff('second', timestamptz '2020-01-01 00:00:00+00', signals.occurred_at)
+                {{ seconds_since('2020-01-01 00:00:00', 'signals.occurred_at') }}
                 / 86400.0 / {{ half_life }}
             )
         ) as weight
@@ -49,42 +49,54 @@
             and ({{ events_filter }})
         union all
         select
-            order_lines.person_id,
-            split.signal,
-            order_lines.ordered_at as occurred_at,
-            order_lines.category,
-            order_lines.colour,
-            order_lines.material,
-            order_lines.fit,
-            split.units
-        from {{ ref('int_order_lines__enriched') }} as order_lines,
-            lateral (
-                select
-                    'purchase_kept' as signal,
-                    order_lines.quantity - order_lines.returned_quantity as units
+            split_lines.person_id,
+            split_lines.signal,
+            split_lines.occurred_at,
+            split_lines.category,
+            split_lines.colour,
+            split_lines.material,
+            split_lines.fit,
+            split_lines.units
+        from (
+            -- each line twice: its kept and its returned units (plain SQL both engines run)
+            select
+                order_lines.person_id,
+                split.signal,
+                order_lines.ordered_at as occurred_at,
+                order_lines.category,
+                order_lines.colour,
+                order_lines.material,
+                order_lines.fit,
+                case split.signal
+                    when 'purchase_kept' then order_lines.quantity - order_lines.returned_quantity
+                    else order_lines.returned_quantity
+                end as units
+            from {{ ref('int_order_lines__enriched') }} as order_lines
+            cross join (
+                select 'purchase_kept' as signal
                 union all
-                select
-                    'purchase_returned' as signal,
-                    order_lines.returned_quantity as units
+                select 'purchase_returned' as signal
             ) as split
-        where
-            order_lines.is_known_customer
-            and order_lines.ordered_at < date '{{ as_of }}'
-            and split.units > 0
-            and ({{ lines_filter }})
+            where
+                order_lines.is_known_customer
+                and order_lines.ordered_at < date '{{ as_of }}'
+                and ({{ lines_filter }})
+        ) as split_lines
+        where split_lines.units > 0
     ) as signals
-    inner join {{ ref('affinity_weights') }} as weights on signals.signal = weights.signal,
-        lateral (
-            select 'category' as attribute, signals.category as value
-            union all
-            select 'colour', signals.colour
-            union all
-            select 'material', signals.material
-            union all
-            select 'fit', signals.fit
-        ) as dims
-    where dims.value is not null
-    group by signals.person_id, dims.attribute, dims.value
+    inner join {{ ref('affinity_weights') }} as weights on signals.signal = weights.signal
+    -- each signal once per attribute it carries a value of
+    cross join (
+        select 'category' as attribute
+        union all
+        select 'colour' as attribute
+        union all
+        select 'material' as attribute
+        union all
+        select 'fit' as attribute
+    ) as dims
+    where {{ signal_dimension_value() }} is not null
+    group by signals.person_id, dims.attribute, {{ signal_dimension_value() }}
 
     union all
 
@@ -108,7 +120,7 @@
         union all
         select
             order_lines.person_id,
-            unnest(string_split(order_lines.configured_options, '|')) as value
+            {{ unnest_list(split_text('order_lines.configured_options', '|')) }} as value
         from {{ ref('int_order_lines__enriched') }} as order_lines
         where
             order_lines.is_known_customer
@@ -118,4 +130,14 @@
             and ({{ lines_filter }})
     ) as chosen
     group by chosen.person_id, chosen.value
+{%- endmacro %}
+
+{# The value of the attribute `dims.attribute` of a signal (alias `signals`). #}
+{% macro signal_dimension_value() -%}
+    case dims.attribute
+        when 'category' then signals.category
+        when 'colour' then signals.colour
+        when 'material' then signals.material
+        else signals.fit
+    end
 {%- endmacro %}

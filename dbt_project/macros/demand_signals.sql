@@ -57,7 +57,7 @@
         count(*) filter (where signals.signal = 'product_view') as product_views,
         count(*) filter (where signals.signal = 'add_to_cart') as cart_adds,
         count(*) filter (where signals.signal = 'wishlist') as wishlist_adds,
-        bit_or(1 << (isodow(signals.signal_at::date) - 1)) as weekdays
+        bit_or(1 << ({{ iso_weekday('signals.signal_at::date') }} - 1)) as weekdays
     from ({{ signals }}) as signals
     group by all
 {%- endmacro %}

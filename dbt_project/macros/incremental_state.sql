@@ -24,6 +24,23 @@
   identifier of theirs from the <model>__map, so the next run re-derives whoever remains.
 #}
 
+{# Post-hook of int_web__events_attributed: the identity map (rows `where`) it applied, as
+   <this>__map (Spark rebuilds the model: nothing to keep). #}
+{% macro state_record_map(where) -%}
+    {{ return(adapter.dispatch('state_record_map', 'upstream')(where)) }}
+{%- endmacro %}
+
+{% macro default__state_record_map(where) -%}
+    create or replace table {{ this.schema }}.{{ this.identifier }}__map as
+    select identifier, person_id, is_known_customer
+    from {{ ref('int_identity__map') }}
+    where {{ where }}
+{%- endmacro %}
+
+{% macro spark__state_record_map(where) -%}
+    select 1
+{%- endmacro %}
+
 {# The rows of `columns` that are in one of two relations and not in the other: what changed
    between `current` and the copy a model applied (`applied`). #}
 {% macro rows_that_differ(current, applied, columns) -%}
@@ -40,8 +57,16 @@
     )
 {%- endmacro %}
 
-{# Post-hook: what the next run brings forward from. #}
+{# Post-hook: what the next run brings forward from (Spark rebuilds: nothing to keep). #}
 {% macro state_record(fingerprint='null') -%}
+    {{ return(adapter.dispatch('state_record', 'upstream')(fingerprint)) }}
+{%- endmacro %}
+
+{% macro spark__state_record(fingerprint) -%}
+    select 1
+{%- endmacro %}
+
+{% macro default__state_record(fingerprint) -%}
     {% set prefix = this.schema ~ '.' ~ this.identifier %}
     create or replace table {{ prefix }}__map as
     select identifier, person_id, is_known_customer from {{ ref('int_identity__map') }};
@@ -49,10 +74,10 @@
     select
         coalesce(
             (select max(_loaded_at) from {{ ref('int_web__events_attributed') }}),
-            '-infinity'::timestamptz
+            {{ earliest_timestamp() }}
         ) as events_loaded_at,
         date '{{ var('as_of_date') }}' as as_of,
-        ({{ fingerprint }})::varchar as fingerprint,
+        ({{ fingerprint }})::string as fingerprint,
         case
             when exists (select 1 from {{ prefix }}__rederive where person_id is null) then null
             else (select count(*) from {{ prefix }}__rederive)
@@ -77,18 +102,26 @@
     {% endfor %}
     {% set rows = run_query(
         "select count(*) = 1 and bool_and(as_of <= date '" ~ var('as_of_date') ~ "'"
-        ~ " and fingerprint is not distinct from (" ~ fingerprint ~ ")::varchar)"
+        ~ " and fingerprint is not distinct from (" ~ fingerprint ~ ")::string)"
         ~ " from " ~ this.schema ~ "." ~ this.identifier ~ "__applied").rows %}
     {{ return(rows[0][0] is true) }}
 {%- endmacro %}
 
 {# Pre-hook: who is re-derived (<this>__rederive), and their rows out of the way. #}
 {% macro state_prepare(fingerprint='null') -%}
+    {{ return(adapter.dispatch('state_prepare', 'upstream')(fingerprint)) }}
+{%- endmacro %}
+
+{% macro spark__state_prepare(fingerprint) -%}
+    select 1
+{%- endmacro %}
+
+{% macro default__state_prepare(fingerprint) -%}
     {% set prefix = this.schema ~ '.' ~ this.identifier %}
     {% if not state_is_delta(fingerprint) %}
         -- everybody: a null person (rederived_persons is null)
         create or replace table {{ prefix }}__rederive as
-        select null::varchar as person_id
+        select null::string as person_id
         {%- if is_incremental() %};
         delete from {{ this }}
         {%- endif %}

@@ -9,9 +9,9 @@
   scripts/build_countries_seed.py applies the same cleaning to the country aliases.
 #}
 {% macro vocabulary_key(column, case='lower') -%}
-    nullif(trim(regexp_replace(
-        {{ case }}(strip_accents(replace({{ column }}, 'ß', 'ss'))), '[^\p{L}\p{N}]+', ' ', 'g'
-    )), '')
+    nullif(trim({{ regexp_replace_all(
+        case ~ "(" ~ strip_accents("replace(" ~ column ~ ", 'ß', 'ss')") ~ ")",
+        "'[^\\p{L}\\p{N}]+'", "' '") }}), '')
 {%- endmacro %}
 
 {#
@@ -21,14 +21,14 @@
   before joining (the 7.5 M web events of one SF 10 day: 33 s for the staging view, 2 s now).
 #}
 {% macro _lookup(relation, key_column, value_column, key, where='true') -%}
-    map_extract_value(
+    {% set lookup_map -%}
         (
-            select map(list(lookup.{{ key_column }}), list(lookup.{{ value_column }}))
+            select {{ map_of_lists('lookup.' ~ key_column, 'lookup.' ~ value_column) }}
             from {{ relation }} as lookup
             where {{ where }} and lookup.{{ key_column }} is not null
-        ),
-        {{ key }}
-    )
+        )
+    {%- endset %}
+    {{ map_lookup(lookup_map, key) }}
 {%- endmacro %}
 
 {% macro _synonym(kind, key) -%}
@@ -40,7 +40,7 @@
 {% macro normalise_size(column) -%}
     coalesce(
         {{ _synonym('size', vocabulary_key(column, 'upper')) }},
-        nullif(upper(trim(regexp_replace({{ column }}, '\s+', ' ', 'g'))), '')
+        nullif(upper(trim({{ regexp_replace_all(column, "'\\s+'", "' '") }})), '')
     )
 {%- endmacro %}
 
@@ -48,7 +48,7 @@
 {% macro normalise_label(kind, column) -%}
     coalesce(
         {{ _synonym(kind, vocabulary_key(column, 'lower')) }},
-        nullif(lower(trim(regexp_replace({{ column }}, '\s+', ' ', 'g'))), '')
+        nullif(lower(trim({{ regexp_replace_all(column, "'\\s+'", "' '") }})), '')
     )
 {%- endmacro %}
 

@@ -6,13 +6,13 @@
   every model that publishes or reports free text.
 #}
 {% macro personal_data_pattern() -%}
-    '[^[:space:]@]+@[^[:space:]@]+|[0-9](?:[ ./()-]?[0-9]){6,}|(?i)\b[a-z]{2}[0-9]{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?\b'
+    '[^\s@]+@[^\s@]+|[0-9](?:[ ./()-]?[0-9]){6,}|(?i)\b[a-z]{2}[0-9]{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?\b'
 {%- endmacro %}
 
 {% macro contains_personal_data(column) -%}
-    coalesce(regexp_matches({{ column }}, {{ personal_data_pattern() }}), false)
+    coalesce({{ regexp_contains(column, personal_data_pattern()) }}, false)
 {%- endmacro %}
 
 {% macro redact_personal_data(column) -%}
-    regexp_replace({{ column }}, {{ personal_data_pattern() }}, '[redacted]', 'g')
+    {{ regexp_replace_all(column, personal_data_pattern(), "'[redacted]'") }}
 {%- endmacro %}

@@ -67,12 +67,12 @@
 
 {# Every quasi-identifier at a level, as one struct: equal structs cannot be told apart. #}
 {% macro quasi_identifiers(level, p) -%}
-    struct_pack(
-        {%- for name in ['first_order_month', 'last_order_week', 'order_count', 'units_bought',
-                         'units_returned', 'revenue_band', 'net_revenue_band'] %}
-            {{ name }} := {{ quasi_identifier(name, level, p) }},
-        {%- endfor %}
-        made_to_order := {{ made_to_order_band(p ~ '.made_to_order_share') }},
-        discount := {{ p }}.discount_sensitivity
-    )
+    {%- set fields = [] -%}
+    {%- for name in ['first_order_month', 'last_order_week', 'order_count', 'units_bought',
+                     'units_returned', 'revenue_band', 'net_revenue_band'] -%}
+        {%- do fields.append((name, quasi_identifier(name, level, p))) -%}
+    {%- endfor -%}
+    {%- do fields.append(('made_to_order', made_to_order_band(p ~ '.made_to_order_share'))) -%}
+    {%- do fields.append(('discount', p ~ '.discount_sensitivity')) -%}
+    {{ struct_of(fields) }}
 {%- endmacro %}

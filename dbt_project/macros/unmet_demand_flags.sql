@@ -16,7 +16,7 @@
         coalesce(
             {{ events }}.event_type in ('product_view', 'add_to_cart', 'wishlist')
             and {{ events }}.size is not null
-            and not list_contains({{ products }}.in_stock_sizes, {{ events }}.size),
+            and not {{ list_has(products ~ '.in_stock_sizes', events ~ '.size') }},
             false
         ) as is_view_of_out_of_stock_size,
         {{ events }}.event_type = 'add_to_cart' and checked_out.session_id is null

@@ -13,6 +13,8 @@ match them and is idempotent:
   purged some since), gets its file (re)written: to a hidden ``.part-0.parquet.tmp`` that no
   reader lists (Spark skips names starting with ``.``; the glob needs ``.parquet``), fsynced,
   then renamed over the old name in one step;
+- the ledgers the models read (``_quarantine``, ``_load_manifest``) are copied whole to
+  ``<data>/raw/<ledger>/part-0.parquet``;
 - ``_catalogue.json`` is then rewritten (again by an atomic rename): per table, each current
   load and its rows. It is the manifest as the readers' catalogue: readers open the files it
   lists, never a folder listing, so a load it names always has its whole file;
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 PART = "part-0.parquet"
 CATALOGUE = "_catalogue.json"
+# ledgers the models read (reports.vocabulary_report): copied whole, every sync
+LEDGERS = ("_quarantine", "_load_manifest")
 
 
 @dataclass
@@ -99,10 +103,14 @@ def current_loads(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
 
 def _write(con: duckdb.DuckDBPyConnection, table: str, load_id: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    _copy(con, f"select * from raw.{quote_ident(table)} where _load_id = {sql_literal(load_id)}",
+          target)
+
+
+def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    """``query`` into ``target``: a hidden temporary file, fsynced, renamed in one step."""
     tmp = target.with_name(f".{target.name}.tmp")
-    con.execute(f"copy (select * from raw.{quote_ident(table)} where _load_id = "
-                f"{sql_literal(load_id)}) to {sql_literal(str(tmp))} "
-                "(format parquet, compression zstd)")
+    con.execute(f"copy ({query}) to {sql_literal(str(tmp))} (format parquet, compression zstd)")
     with open(tmp, "rb") as fh:  # the bytes are on disk before the name says they are there
         os.fsync(fh.fileno())
     os.replace(tmp, target)
@@ -130,11 +138,17 @@ def sync(con: duckdb.DuckDBPyConnection, root: Path) -> SyncReport:
                 report.written.append(load_id)
             report.files += 1
             report.rows += rows
+    for ledger in LEDGERS:  # small; rewritten whole, so erasures reach them too
+        target = root / ledger / PART
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _copy(con, f"select * from raw.{ledger}", target)
     report.tables = len(loads)
     catalogue = {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                  "tables": {t: {i: n for i, n in sorted(c.items())} for t, c in loads.items()}}
     _replace_text(root / CATALOGUE, json.dumps(catalogue, indent=1, sort_keys=True) + "\n")
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if folder.name in LEDGERS:
+            continue
         current = loads.get(folder.name, {})
         for child in sorted(folder.iterdir()):
             load_id = child.name.removeprefix("load_id=")

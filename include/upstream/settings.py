@@ -55,8 +55,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("UPSTREAM_DEMAND_WINDOW_DAYS", "28", "window of `design_demand`"),
     Setting("UPSTREAM_KEEP_VERSIONS", "5", "published versions kept"),
     Setting("UPSTREAM_MEMORY_LIMIT", "", "DuckDB memory limit of every warehouse connection "
-            "(ingest, dbt, gate, publish, erasure), e.g. `6GB`; beyond it DuckDB spills to "
-            "`<data>/tmp/duckdb` (default: a quarter of the machine's RAM, at least 1 GB)"),
+            "(ingest, dbt, gate, publish, erasure; the Spark driver's memory with "
+            "`UPSTREAM_ENGINE=spark`), e.g. `6GB`; beyond it DuckDB spills to `<data>/tmp/duckdb` "
+            "(default: a quarter of the machine's RAM, at least 1 GB)"),
     Setting("UPSTREAM_INGEST_WORKERS", "2", "files loaded in parallel (each in its own "
             "transaction)"),
     Setting("UPSTREAM_MAX_SHRINK", "0.5", "largest share a feed may shrink against the last "
@@ -279,6 +280,13 @@ class Settings:
             "UPSTREAM_MIN_GROUP_SIZE": str(self.min_group_size),
             "UPSTREAM_MEMORY_LIMIT": self.duckdb_limits["memory_limit"],
             "UPSTREAM_TEMP_DIRECTORY": self.duckdb_limits["temp_directory"],
+            "UPSTREAM_ENGINE": self.engine,
+            "UPSTREAM_RAW_PARQUET_DIR": str(self.raw_parquet_dir),
+            "UPSTREAM_SPARK_MASTER": self.spark_master,
+            "UPSTREAM_SPARK_WAREHOUSE": str(self.spark_dir / "warehouse"),
+            "UPSTREAM_SPARK_METASTORE": str(self.spark_dir / "metastore_db"),
+            # local mode: the driver is the executor, held to the warehouse's memory limit
+            "UPSTREAM_SPARK_DRIVER_MEMORY": self.duckdb_limits["memory_limit"].lower(),
         }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from upstream import raw_parquet
 from upstream.settings import WRITER_POOL, Settings
 from upstream.warehouse import connection
 
@@ -44,12 +45,20 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
     }
     # DuckDB creates only the last folder of its spill path: a cleaned data/tmp would fail dbt
     Path(settings.duckdb_limits["temp_directory"]).mkdir(parents=True, exist_ok=True)
+    cwd = None
+    if settings.engine == "spark":
+        # Spark reads raw from the Parquet layer: bring it in line first (it also finishes
+        # what a crashed ingest or erasure left), then Derby's metastore and log live here
+        with connection(settings.warehouse_path, limits=settings.duckdb_limits) as con:
+            raw_parquet.sync(con, settings.raw_parquet_dir)
+        cwd = settings.spark_dir
+        cwd.mkdir(parents=True, exist_ok=True)
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir)]
-    log.info("running %s (as of %s)", " ".join(cmd), as_of)
+    log.info("running %s (as of %s, engine %s)", " ".join(cmd), as_of, settings.engine)
     # streamed: every dbt line reaches the task log when dbt prints it (real timestamps)
     lines: list[str] = []
     with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, bufsize=1) as proc:
+                          text=True, bufsize=1, cwd=cwd) as proc:
         for line in proc.stdout:
             line = line.rstrip("\n")
             lines.append(line)

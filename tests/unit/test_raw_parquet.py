@@ -14,7 +14,7 @@ from upstream import raw_parquet
 from upstream.erasure import erase
 from upstream.generate import generate
 from upstream.ingest import ingest_source
-from upstream.raw_parquet import PART, file_rows, read_catalogue, sync, table_files
+from upstream.raw_parquet import LEDGERS, PART, file_rows, read_catalogue, sync, table_files
 from upstream.warehouse import connection
 
 DAYS = [date(2026, 11, 1), date(2026, 11, 2)]
@@ -81,12 +81,14 @@ def test_every_raw_table_reads_the_same_from_parquet(parquet_settings):
     # one file per current load and nothing else a reader could list
     files = sorted(p.relative_to(s.raw_parquet_dir).as_posix()
                    for p in s.raw_parquet_dir.rglob("*") if p.is_file())
-    assert files == sorted(["_catalogue.json"] + [f"{t}/load_id={i}/{PART}"
-                                                  for t, loads in catalogue.items() for i in loads])
+    assert files == sorted(["_catalogue.json"] + [f"{ledger}/{PART}" for ledger in LEDGERS]
+                           + [f"{t}/load_id={i}/{PART}"
+                              for t, loads in catalogue.items() for i in loads])
     # the same input twice changes nothing
-    before = {p: p.stat().st_mtime_ns for p in s.raw_parquet_dir.rglob("*.parquet")}
+    before = {p: p.stat().st_mtime_ns for p in s.raw_parquet_dir.rglob(f"load_id=*/{PART}")}
     _ingest(s)
-    assert {p: p.stat().st_mtime_ns for p in s.raw_parquet_dir.rglob("*.parquet")} == before
+    assert {p: p.stat().st_mtime_ns
+            for p in s.raw_parquet_dir.rglob(f"load_id=*/{PART}")} == before
 
 
 def test_a_new_version_of_a_file_replaces_its_parquet_and_an_erasure_rewrites_it(
@@ -184,7 +186,7 @@ def test_a_crash_inside_a_load_leaves_no_file_for_it(parquet_settings, monkeypat
     with connection(s.warehouse_path, limits=s.duckdb_limits) as con:
         report = sync(con, s.raw_parquet_dir)
     assert report.files == 0 and read_catalogue(s.raw_parquet_dir) == {}
-    assert not list(s.raw_parquet_dir.rglob("*.parquet"))
+    assert not list(s.raw_parquet_dir.rglob("load_id=*"))
 
 
 def test_raw_and_manifest_that_disagree_are_refused(parquet_settings):

@@ -10,7 +10,7 @@
 -- same table as a full refresh (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
 {{ config(
-    materialized='incremental',
+    materialized=state_materialization(),
     incremental_strategy='delete_by_key',
     unique_key=['person_id', 'week_start'],
     on_schema_change='fail',

@@ -12,7 +12,7 @@ with events as (
     {% if is_incremental() %}
         where
             _loaded_at > (
-                select coalesce(max(loaded._loaded_at), '-infinity'::timestamptz)
+                select coalesce(max(loaded._loaded_at), {{ earliest_timestamp() }})
                 from {{ this }} as loaded
             )
             and event_id not in (select known.event_id from {{ this }} as known)

@@ -15,7 +15,7 @@
 {% set as_of = var('as_of_date') %}
 {% set identifiers = ['first_order_month', 'last_order_week', 'order_count', 'units_bought',
                       'units_returned', 'revenue_band', 'net_revenue_band'] %}
-with needs as not materialized (
+with needs as {{ not_materialized() }} (
     select * from {{ ref('int_customer_needs') }}
 ),
 
@@ -26,7 +26,7 @@ purchases as (
 crowd as (
     select
         coalesce(purchases.person_id, needs.customer_id) as person_id,
-        purchases.* exclude (person_id)
+        {{ star_except('purchases', ['person_id']) }}
     from purchases
     full outer join needs on purchases.person_id = needs.customer_id
 ),
@@ -97,9 +97,9 @@ final as (
         published.net_revenue_band,
         published.first_order_month,
         published.last_order_week,
-        date_diff(
-            'week', published.last_order_week, date_trunc('week', date '{{ as_of }}')
-        )::integer as recency_weeks,
+        {{ weeks_between(
+            'published.last_order_week', "date_trunc('week', date '" ~ as_of ~ "')::date"
+        ) }}::integer as recency_weeks,
         needs.lifecycle_stage,
         published.profile_detail
     from needs

@@ -8,9 +8,9 @@
 -- are capped at 3 ("3+"). Customers with no purchase, signal, size or unmet search are left
 -- out. Published with customer_id replaced by the keyed pseudonymous customer_key.
 -- Confidence words: sure (>= 0.75), fairly sure (>= 0.5), unsure (below).
-{% set count = "case when {n} >= 3 then '3+' else {n}::varchar end" %}
-{% set quoted_queries = "list_transform(unmet_queries, lambda q: '''' || q || '''')" %}
-with needs as not materialized (
+{% set count = "case when {n} >= 3 then '3+' else {n}::string end" %}
+{% set quoted_queries = list_map('unmet_queries', 'q', "'''' || q || ''''") %}
+with needs as {{ not_materialized() }} (
     select * from {{ ref('customer_needs') }}
     where
         lifecycle_stage <> 'prospect' or category_affinity is not null or top_options is not null
@@ -28,17 +28,17 @@ evidence as (
 sized as (
     select
         needs.customer_id,
-        unnest(map_entries(needs.sizes_by_category)) as entry
+        {{ unnest_list('map_entries(needs.sizes_by_category)') }} as entry
     from needs
 ),
 
 entries as (
     select
         sized.customer_id,
-        struct_extract(sized.entry, 'key') as category,
-        struct_extract(struct_extract(sized.entry, 'value'), 'size') as recommended_size,
-        struct_extract(struct_extract(sized.entry, 'value'), 'confidence') as confidence,
-        evidence.fit_evidence[struct_extract(sized.entry, 'key')] as basis
+        {{ struct_field('sized.entry', 'key') }} as category,
+        {{ struct_field(struct_field('sized.entry', 'value'), 'size') }} as recommended_size,
+        {{ struct_field(struct_field('sized.entry', 'value'), 'confidence') }} as confidence,
+        evidence.fit_evidence[{{ struct_field('sized.entry', 'key') }}] as basis
     from sized
     left join evidence on sized.customer_id = evidence.customer_id
 ),
@@ -46,10 +46,10 @@ entries as (
 counted as (
     select
         entries.*,
-        coalesce(struct_extract(entries.basis, 'kept_units'), 0) as kept,
-        coalesce(struct_extract(entries.basis, 'returned_too_small'), 0) as too_small,
-        coalesce(struct_extract(entries.basis, 'returned_too_large'), 0) as too_large,
-        coalesce(struct_extract(entries.basis, 'has_measurement'), false) as measured
+        coalesce({{ struct_field('entries.basis', 'kept_units') }}, 0) as kept,
+        coalesce({{ struct_field('entries.basis', 'returned_too_small') }}, 0) as too_small,
+        coalesce({{ struct_field('entries.basis', 'returned_too_large') }}, 0) as too_large,
+        coalesce({{ struct_field('entries.basis', 'has_measurement') }}, false) as measured
     from entries
 ),
 
@@ -89,7 +89,7 @@ size_phrases as (
 sizes as (
     select
         size_phrases.customer_id,
-        list(size_phrases.phrase order by size_phrases.category) as phrases
+        {{ ordered_list('size_phrases.phrase', 'size_phrases.category') }} as phrases
     from size_phrases
     group by size_phrases.customer_id
 ),
@@ -97,10 +97,12 @@ sizes as (
 parsed as (
     select
         needs.*,
-        coalesce(sizes.phrases, []) as size_phrases,
-        coalesce(map_keys(needs.colour_affinity), []) as top_colours,
-        coalesce(map_keys(needs.material_affinity), []) as top_materials,
-        coalesce(needs.stated_fit, map_keys(needs.fit_affinity)[1]) as preferred_fit
+        coalesce(sizes.phrases, {{ empty_text_list() }}) as size_phrases,
+        coalesce(map_keys(needs.colour_affinity), {{ empty_text_list() }}) as top_colours,
+        coalesce(map_keys(needs.material_affinity), {{ empty_text_list() }}) as top_materials,
+        coalesce(
+            needs.stated_fit, {{ list_element('map_keys(needs.fit_affinity)', 1) }}
+        ) as preferred_fit
     from needs
     left join sizes on needs.customer_id = sizes.customer_id
 ),
@@ -121,27 +123,28 @@ final as (
         concat_ws(
             ' ',
             case
-                when len(size_phrases) > 0
+                when {{ list_length('size_phrases') }} > 0
                     then 'Usually buys ' || {{ and_list('size_phrases') }} || '.'
             end,
             case when preferred_fit is not null then 'Prefers a ' || preferred_fit || ' fit.' end,
             case
-                when len(top_colours) > 0 and len(top_materials) > 0
+                when {{ list_length('top_colours') }} > 0 and {{ list_length('top_materials') }} > 0
                     then
                         'Colours ' || {{ and_list('top_colours') }} || '; materials '
                         || {{ and_list('top_materials') }} || '.'
-                when len(top_colours) > 0 then 'Colours ' || {{ and_list('top_colours') }} || '.'
-                when len(top_materials) > 0
+                when {{ list_length('top_colours') }} > 0
+                    then 'Colours ' || {{ and_list('top_colours') }} || '.'
+                when {{ list_length('top_materials') }} > 0
                     then 'Materials ' || {{ and_list('top_materials') }} || '.'
             end,
             case
-                when len(top_options) > 0
+                when {{ list_length('top_options') }} > 0
                     then 'Chose ' || {{ and_list('top_options') }} || ' in the configurator.'
             end,
             case
                 when price_band is not null
                     then
-                        upper(price_band[1]) || price_band[2:] || ' price; '
+                        upper(substr(price_band, 1, 1)) || substr(price_band, 2) || ' price; '
                         || case discount_sensitivity
                             when 'high' then 'mostly buys on discount'
                             when 'medium' then 'often buys on discount'
@@ -156,7 +159,7 @@ final as (
                         || '.'
             end,
             case
-                when len(unmet_queries) > 0
+                when {{ list_length('unmet_queries') }} > 0
                     then 'Looked for ' || {{ and_list(quoted_queries) }} || ' without finding it.'
             end
         ) as brief

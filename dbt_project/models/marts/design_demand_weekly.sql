@@ -6,7 +6,7 @@
 -- suppressed (privacy).
 {% set k = var('min_group_size') | int %}
 {% set attributes = ['size', 'colour', 'material', 'fit'] %}
-with cells as not materialized (
+with cells as {{ not_materialized() }} (
     select * from {{ ref('int_demand__weekly_cells') }}
 ),
 

@@ -25,7 +25,7 @@ returned as (
         returns.reason_code,
         sum(returns.quantity) as units_returned,
         count(distinct lines.person_id) as customer_count,
-        list(distinct lines.size order by lines.size) as sizes_affected
+        {{ sorted_distinct_list('lines.size') }} as sizes_affected
     from returns
     inner join lines on returns.order_line_id = lines.order_line_id
     group by lines.sku, lines.category, returns.reason_code
@@ -40,7 +40,7 @@ final as (
         sold.units_sold::bigint as units_sold,
         round(returned.units_returned / sold.units_sold, 4)::double as return_rate,
         returned.customer_count::bigint as customer_count,
-        array_to_string(returned.sizes_affected, ',') as sizes_affected
+        {{ list_join('returned.sizes_affected', "','") }} as sizes_affected
     from returned
     inner join sold on returned.sku = sold.sku
     where returned.customer_count >= {{ k }}

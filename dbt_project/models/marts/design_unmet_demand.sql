@@ -18,8 +18,8 @@ zero_result_searches as (
     select
         'search_without_results' as signal_type,
         search_query as subject,
-        null::varchar as category,
-        null::varchar as size,
+        null::string as category,
+        null::string as size,
         count(*) as events,
         count(distinct person_id) as visitor_count
     from flagged

@@ -9,6 +9,8 @@
 --   unknown_country          a country that seeds/countries.csv does not know (CRM, shipping)
 --   unknown_currency         a currency missing from seeds/fx_rates.csv (its rows are quarantined)
 -- Values are free text from the sources: direct identifiers in them are redacted.
+{% set quarantined_currency = redact_personal_data(
+    "upper(trim(" ~ json_text('quarantine.raw_text', 'currency') ~ "))") %}
 with size_scale as (
     select * from {{ ref('int_catalogue__size_scale') }}
 ),
@@ -98,14 +100,14 @@ findings as (
     select
         'unknown_currency' as kind,
         null as category,
-        {{ redact_personal_data("upper(trim(quarantine.raw_text::json ->> 'currency'))") }}
+        {{ quarantined_currency }}
             as value,
         count(*) as occurrences,
         'add it with its rate to dbt_project/seeds/fx_rates.csv, then re-deliver the file'
             as action
     from quarantine
     where quarantine.reason = 'unknown_currency'
-    group by {{ redact_personal_data("upper(trim(quarantine.raw_text::json ->> 'currency'))") }}
+    group by {{ quarantined_currency }}
 ),
 
 final as (

@@ -57,7 +57,7 @@ range_tokens as (
     select
         products.category,
         trim(token.part) as token
-    from products, unnest(regexp_split_to_array(products.size_range, '[|,;]')) as token (part)
+    from products, {{ unnested(split_regex('products.size_range', "'[|,;]'"), 'token', 'part') }}
     where products.category is not null and trim(token.part) <> ''
 ),
 
@@ -119,7 +119,7 @@ declared as (
     -- a numeric range: its ends and every size between them that was sold or viewed
     select
         ranked_parts.category,
-        unnest([ranked_parts.range_from, ranked_parts.range_to]) as size
+        {{ unnest_list(list_of(['ranked_parts.range_from', 'ranked_parts.range_to'])) }} as size
     from ranked_parts
     where
         not ranked_parts.whole_is_known
@@ -142,7 +142,7 @@ declared as (
 
     select
         products.category,
-        unnest(products.in_stock_sizes) as size
+        {{ unnest_list('products.in_stock_sizes') }} as size
     from products
     where products.category is not null
 ),

@@ -13,7 +13,7 @@
 -- point at the true size is learnt from the people with the most evidence, so the figure is
 -- calibrated (`upstream score` measures it against planted truth); one kept unit of five
 -- sizes gives ≈ 0.7, three agreeing units ≈ 0.99.
-with order_lines as not materialized (
+with order_lines as {{ not_materialized() }} (
     select * from {{ ref('int_order_lines__enriched') }}
     where is_known_customer
 ),
@@ -126,7 +126,7 @@ per_category as (
     select
         person_id,
         category,
-        arg_max(size, struct_pack(v := votes, r := sort_order)) as recommended_size,
+        {{ arg_max('size', struct_of([('v', 'votes'), ('r', 'sort_order')])) }} as recommended_size,
         max(votes) as winning_votes,
         sum(votes) as total_votes,
         count(*) as voted_sizes

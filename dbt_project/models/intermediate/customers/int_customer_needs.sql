@@ -15,7 +15,7 @@ fit as (
     select * from {{ ref('int_customer_fit__sizes') }}
 ),
 
-signals as not materialized (
+signals as {{ not_materialized() }} (
     select * from {{ ref('int_customer_signals') }}
 ),
 
@@ -23,7 +23,7 @@ purchases as (
     select * from {{ ref('int_customer_purchases') }}
 ),
 
-events as not materialized (
+events as {{ not_materialized() }} (
     select * from {{ ref('int_web__events_attributed') }}
     where occurred_at < date '{{ as_of }}'
 ),
@@ -36,25 +36,18 @@ products as (
 sizes as (
     select
         person_id,
-        map(
-            list(category order by category),
-            list(
-                struct_pack(size := recommended_size, confidence := confidence::double)
-                order by category
-            )
-        ) as sizes_by_category,
-        map(
-            list(category order by category),
-            list(
-                struct_pack(
-                    kept_units := kept_units,
-                    returned_too_small := returned_too_small,
-                    returned_too_large := returned_too_large,
-                    has_measurement := has_measurement
-                )
-                order by category
-            )
-        ) as fit_evidence
+        {{ map_from_lists(
+            ordered_list('category', 'category'),
+            ordered_list(struct_of([('size', 'recommended_size'),
+                                    ('confidence', 'confidence::double')]), 'category')
+        ) }} as sizes_by_category,
+        {{ map_from_lists(
+            ordered_list('category', 'category'),
+            ordered_list(struct_of([('kept_units', 'kept_units'),
+                                    ('returned_too_small', 'returned_too_small'),
+                                    ('returned_too_large', 'returned_too_large'),
+                                    ('has_measurement', 'has_measurement')]), 'category')
+        ) }} as fit_evidence
     from fit
     group by person_id
 ),
@@ -88,12 +81,11 @@ affinities as (
     select
         person_id,
         {% for dimension in dimensions %}
-            map(
-                list(value order by share desc, value asc)
-                filter (where dimension = '{{ dimension }}'),
-                list(share::double order by share desc, value asc)
-                filter (where dimension = '{{ dimension }}')
-            ) as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
+            {{ map_from_lists(
+                ordered_list('value', 'share desc, value asc', "dimension = '" ~ dimension ~ "'"),
+                ordered_list('share::double', 'share desc, value asc',
+                             "dimension = '" ~ dimension ~ "'")
+            ) }} as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
         {% endfor %}
     from top_shares
     group by person_id
@@ -103,7 +95,7 @@ affinities as (
 top_options as (
     select
         person_id,
-        list(value order by weight desc, value asc)[1:3] as top_options
+        {{ list_head(ordered_list('value', 'weight desc, value asc'), 3) }} as top_options
     from signals
     where attribute = 'option'
     group by person_id
@@ -118,11 +110,8 @@ unmet as (
         person_id,
         count(*) filter (where is_search_without_results) as zero_result_searches,
         -- a query holding an email, phone, card number or IBAN is personal data, not a need
-        list(distinct search_query order by search_query) filter (
-            where is_search_without_results
-            and search_query is not null
-            and not {{ contains_personal_data('search_query') }}
-        ) as unmet_queries,
+        {{ sorted_distinct_list('search_query', 'is_search_without_results and not '
+                                ~ contains_personal_data('search_query')) }} as unmet_queries,
         count(*) filter (where is_view_of_out_of_stock_size) as out_of_stock_size_views,
         count(*) filter (where is_abandoned_cart_add) as abandoned_cart_items,
         max(occurred_at) as last_web_activity_at

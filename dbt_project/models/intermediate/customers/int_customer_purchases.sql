@@ -10,15 +10,15 @@
 --   * lifecycle: new (one order, within 30 days), active (within 90 days), lapsing (90-180),
 --     lapsed (over 180 days).
 {% set as_of = var('as_of_date') %}
-with order_lines as not materialized (
+with order_lines as {{ not_materialized() }} (
     select * from {{ ref('int_order_lines__enriched') }}
     where ordered_at < date '{{ as_of }}'
 ),
 
 price_terciles as (
     select
-        quantile_cont(unit_price_eur, 1 / 3) as low,
-        quantile_cont(unit_price_eur, 2 / 3) as high
+        {{ quantile_cont('unit_price_eur', '1 / 3') }} as low,
+        {{ quantile_cont('unit_price_eur', '2 / 3') }} as high
     from order_lines
 ),
 
@@ -33,7 +33,7 @@ purchases as (
             as net_revenue,
         min(ordered_at)::date as first_order_date,
         max(ordered_at) as last_order_at,
-        median(unit_price_eur) as median_unit_price_eur,
+        {{ quantile_cont('unit_price_eur', '0.5') }} as median_unit_price_eur,
         coalesce(sum(quantity) filter (where discount_rate > 0) / sum(quantity), 0)
             as discounted_unit_share,
         coalesce(sum(quantity) filter (where is_made_to_order) / sum(quantity), 0)
@@ -49,7 +49,7 @@ purchases as (
 scored as (
     select
         purchases.*,
-        date_diff('day', purchases.last_order_at::date, date '{{ as_of }}') as recency_days,
+        {{ days_between('purchases.last_order_at::date', "date '" ~ as_of ~ "'") }} as recency_days,
         least(5, 1 + floor(5 * percent_rank() over (order by purchases.last_order_at)))::integer
         || least(5, 1 + floor(5 * percent_rank() over (order by purchases.order_count)))::integer
         || least(5, 1 + floor(5 * percent_rank() over (order by purchases.net_revenue)))::integer
@@ -88,7 +88,7 @@ final as (
             when scored.recency_days > 90 then 'lapsing'
             when
                 scored.order_count = 1
-                and date_diff('day', scored.first_order_date, date '{{ as_of }}') <= 30
+                and {{ days_between('scored.first_order_date', "date '" ~ as_of ~ "'") }} <= 30
                 then 'new'
             else 'active'
         end as lifecycle_stage

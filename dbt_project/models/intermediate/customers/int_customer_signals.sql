@@ -18,7 +18,7 @@
 -- another order); int_customer_needs rounds what it publishes (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
 {{ config(
-    materialized='incremental',
+    materialized=state_materialization(),
     incremental_strategy='delete_by_key',
     unique_key=['person_id', 'attribute', 'value'],
     on_schema_change='fail',

@@ -32,7 +32,7 @@ newest_order_country as (
     select
         orders.person_id,
         {{ newest_non_null('orders.shipping_country_code',
-                           'struct_pack(t := orders.ordered_at, id := orders.order_id)') }}
+                           struct_of([('t', 'orders.ordered_at'), ('id', 'orders.order_id')])) }}
             as shipping_country_code
     from orders
     where orders.is_known_customer
@@ -43,7 +43,7 @@ golden as (
     select
         person_id,
         count(*) as crm_record_count,
-        list(customer_id order by customer_id) as crm_ids,
+        {{ ordered_list('customer_id', 'customer_id') }} as crm_ids,
         {{ newest_non_null('country_code') }} as crm_country_code,
         {{ newest_non_null('segment') }} as segment,
         {{ newest_non_null('birth_year') }} as birth_year,

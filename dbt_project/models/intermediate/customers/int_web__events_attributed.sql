@@ -17,17 +17,14 @@
 -- build_side_probe_side off each join builds on its right side, the identity map, as written.
 {% set applied_map = this.identifier ~ '__map' %}
 {{ config(
-    materialized='incremental',
+    materialized=state_materialization(),
     incremental_strategy='delete+insert',
     unique_key='event_id',
     on_schema_change='fail',
-    pre_hook="set disabled_optimizers = 'build_side_probe_side'",
+    pre_hook="{{ duckdb_setting(\"set disabled_optimizers = 'build_side_probe_side'\") }}",
     post_hook=[
-        "reset disabled_optimizers",
-        "create or replace table {{ this.schema }}.{{ this.identifier }}__map as
-         select identifier, person_id, is_known_customer
-         from {{ ref('int_identity__map') }}
-         where identifier_type in ('crm', 'anon')",
+        "{{ duckdb_setting('reset disabled_optimizers') }}",
+        "{{ state_record_map(\"identifier_type in ('crm', 'anon')\") }}",
     ]
 ) }}
 {% set applied = adapter.get_relation(
@@ -61,7 +58,7 @@ events as (
     {% if is_incremental() and applied is not none %}
         and (
             _loaded_at > (
-                select coalesce(max(loaded._loaded_at), '-infinity'::timestamptz)
+                select coalesce(max(loaded._loaded_at), {{ earliest_timestamp() }})
                 from {{ this }} as loaded
             )
             or 'crm:' || customer_id in (select changed.identifier from changed)

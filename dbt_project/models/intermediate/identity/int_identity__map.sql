@@ -50,18 +50,7 @@ nodes as (
     where erased.identifier is null
 ),
 
-reach (node, reached) as (
-    select
-        node,
-        node as reached
-    from nodes
-    union
-    select
-        reach.node,
-        edges.b
-    from reach
-    inner join edges on reach.reached = edges.a
-),
+{{ transitive_reach('nodes', 'edges') }},
 
 components as (
     select

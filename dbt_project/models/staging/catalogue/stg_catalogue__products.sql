@@ -10,13 +10,20 @@ latest as (
     {{ deduplicated('source', 'sku', 'snapshot_date desc, _source_file desc, _record_no desc') }}
 ),
 
-in_stock as (
+in_stock_tokens as (
     select
         latest.sku,
-        list(distinct {{ normalise_size('token.size') }}) as in_stock_sizes
-    from latest, unnest(string_split(latest.in_stock_sizes, '|')) as token (size)
+        {{ normalise_size('token.size') }} as size
+    from latest, {{ unnested(split_text('latest.in_stock_sizes', '|'), 'token', 'size') }}
     where trim(token.size) <> ''
-    group by latest.sku
+),
+
+in_stock as (
+    select
+        sku,
+        {{ sorted_distinct_list('size') }} as in_stock_sizes
+    from in_stock_tokens
+    group by sku
 ),
 
 final as (
@@ -30,7 +37,7 @@ final as (
         nullif(trim(latest.size_range), '') as size_range,
         nullif(latest.configurable_options, '') as configurable_options,
         coalesce(latest.is_made_to_order, false) as is_made_to_order,
-        coalesce(in_stock.in_stock_sizes, []) as in_stock_sizes,
+        coalesce(in_stock.in_stock_sizes, {{ empty_text_list() }}) as in_stock_sizes,
         latest.snapshot_date
     from latest
     left join in_stock on latest.sku = in_stock.sku

@@ -33,7 +33,7 @@ final as (
         latest.preferred_colours,
         latest.created_at,
         latest.updated_at,
-        timezone('UTC', latest.updated_at) as updated_at_utc
+        {{ utc_timestamp('latest.updated_at') }} as updated_at_utc
     from latest
     where latest.op = 'upsert'
 )

@@ -18,7 +18,7 @@ final as (
         latest.crm_id is null as is_guest_order,
         latest.ordered_at,
         upper(trim(latest.currency)) as currency_code,
-        coalesce(latest.channel, latest._extra ->> 'sales_channel') as channel,
+        coalesce(latest.channel, {{ json_text('latest._extra', 'sales_channel') }}) as channel,
         {{ normalise_country('latest.shipping_country') }} as shipping_country_code,
         nullif(trim(latest.shipping_country), '') as shipping_country_raw,
         latest._loaded_at

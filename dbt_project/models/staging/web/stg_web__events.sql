@@ -18,7 +18,9 @@ final as (
         source.result_count,
         source.option_name,
         source.option_value,
-        coalesce(regexp_matches(lower(source.user_agent), 'bot|crawler|spider'), false) as is_bot,
+        coalesce(
+            {{ regexp_contains('lower(source.user_agent)', "'bot|crawler|spider'") }}, false
+        ) as is_bot,
         source._loaded_at,
         source._source_file,
         source._record_no
