@@ -33,6 +33,33 @@
     select 1
 {%- endmacro %}
 
+{# on-run-end: what the publication reads. DuckDB: the warehouse itself. Spark: each model
+   named in UPSTREAM_SPARK_EXPORT (the published feeds and what the candidate and the gate read;
+   upstream.spark.EXPORTED), written as Parquet to UPSTREAM_SPARK_EXPORT_DIR/<model>/, which
+   the candidate reads (upstream.publish.candidate). Only after a build that ran them all. #}
+{% macro export_for_publication(results) -%}
+    {{ return(adapter.dispatch('export_for_publication', 'upstream')(results)) }}
+{%- endmacro %}
+
+{% macro default__export_for_publication(results) -%}
+    select 1
+{%- endmacro %}
+
+{% macro spark__export_for_publication(results) -%}
+    {% if execute and flags.WHICH in ('build', 'run') %}
+        {% set wanted = env_var('UPSTREAM_SPARK_EXPORT', '').split(',') | reject('equalto', '') | list %}
+        {% set failed = results | rejectattr('status', 'in', ['success', 'pass', 'skipped', 'warn', 'no-op']) | list %}
+        {% set root = env_var('UPSTREAM_SPARK_EXPORT_DIR') %}
+        {% if wanted and results | length > 0 and failed | length == 0 %}
+            {% for node in graph.nodes.values() if node.resource_type == 'model' and node.name in wanted %}
+                {% do run_query("insert overwrite directory '" ~ root ~ "/" ~ node.name
+                    ~ "' using parquet select * from " ~ node.schema ~ "." ~ (node.alias or node.name)) %}
+            {% endfor %}
+        {% endif %}
+    {% endif %}
+    select 1
+{%- endmacro %}
+
 {# The text value of `key` in a JSON object column (null when absent). #}
 {% macro json_text(column, key) -%}
     {{ return(adapter.dispatch('json_text', 'upstream')(column, key)) }}

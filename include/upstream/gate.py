@@ -156,15 +156,16 @@ VOCABULARY_SQL = """
 """
 
 
-def _vocabulary_frame(warehouse: Path, dbt_manifest: Path) -> Any:
+def _vocabulary_frame(settings: Settings) -> Any:
     """What the build did not recognise (dbt model reports.vocabulary_report, in the warehouse
     the candidate was built from): each kind is a warning-severity expectation."""
     import duckdb
 
+    warehouse, dbt_manifest = settings.warehouse_path, settings.dbt_manifest
     with connection(warehouse, read_only=True) as con:
         try:
             return con.execute(VOCABULARY_SQL.format(**relations(
-                dbt_manifest, ["vocabulary_report"], database=None))).df()
+                dbt_manifest, ["vocabulary_report"], database=None, settings=settings))).df()
         except duckdb.CatalogException as exc:
             raise GateFailed(f"{warehouse} has no reports.vocabulary_report ({exc}); run dbt "
                              "build (the transform task) before the gate") from exc
@@ -226,7 +227,7 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
         known_sizes = sorted(r[0] for r in con.execute(
             "select distinct size from size_scale").fetchall()) if "size_scale" in tables else []
         frames.update(_derived_frames(con, previous_db))
-    frames["vocabulary_report"] = _vocabulary_frame(settings.warehouse_path, settings.dbt_manifest)
+    frames["vocabulary_report"] = _vocabulary_frame(settings)
     parameters = _parameters(settings, candidate, known_sizes)
     for t in sorted(set(tables) - set(suites)):
         result.failures.append(f"{t}: published table has no suite in {settings.expectations_dir}")

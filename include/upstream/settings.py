@@ -93,6 +93,20 @@ def machine_memory_limit() -> str:
     return f"{max(1024, total // 4 // 2**20)}MB"
 
 
+UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+         "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def java_memory(limit: str) -> str:
+    """A DuckDB memory limit ('6GB', '6144MB', '6GiB') as a JVM size in megabytes ('5722m')."""
+    import re
+
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", limit)
+    if not match or match.group(2).upper() not in UNITS:
+        raise ValueError(f"memory limit {limit!r} is not a size like 6GB, 6144MB or 6GiB")
+    return f"{max(1, int(float(match.group(1)) * UNITS[match.group(2).upper()] // 2**20))}m"
+
+
 def _project_dir() -> Path:
     """The project root: ``UPSTREAM_PROJECT_DIR``, else the folder holding ``dbt_project/``."""
     explicit = os.environ.get("UPSTREAM_PROJECT_DIR")
@@ -207,6 +221,11 @@ class Settings:
         return self.data_dir / "raw"
 
     @property
+    def spark_export_dir(self) -> Path:
+        """What the last Spark build exported for the publication (upstream.spark)."""
+        return self.spark_dir / "export"
+
+    @property
     def spark_dir(self) -> Path:
         """The spark engine's warehouse (managed tables) and embedded metastore."""
         return self.data_dir / "spark"
@@ -285,8 +304,9 @@ class Settings:
             "UPSTREAM_SPARK_MASTER": self.spark_master,
             "UPSTREAM_SPARK_WAREHOUSE": str(self.spark_dir / "warehouse"),
             "UPSTREAM_SPARK_METASTORE": str(self.spark_dir / "metastore_db"),
+            "UPSTREAM_SPARK_EXPORT_DIR": str(self.spark_export_dir),
             # local mode: the driver is the executor, held to the warehouse's memory limit
-            "UPSTREAM_SPARK_DRIVER_MEMORY": self.duckdb_limits["memory_limit"].lower(),
+            "UPSTREAM_SPARK_DRIVER_MEMORY": java_memory(self.duckdb_limits["memory_limit"]),
         }
 
 

@@ -29,6 +29,25 @@ def _significant(expression: str) -> str:
             f"ceil(log10(abs({expression}))))::integer) end")
 
 
+def exported_models(settings: Settings) -> list[str]:
+    """What a Spark build exports for the publication: the published feeds, what the candidate
+    reads its coverage from, and what the gate reads (macros/cross_engine.sql)."""
+    from upstream.publish.candidate import COVERAGE_MODELS
+    from upstream.publish.feeds import published_feeds
+
+    return sorted({*published_feeds(settings.dbt_project_dir), *COVERAGE_MODELS,
+                   "vocabulary_report"})
+
+
+def exported_sql(settings: Settings, name: str) -> str:
+    """A DuckDB table expression over one exported model."""
+    folder = settings.spark_export_dir / name
+    if not any(folder.glob("*.parquet")):
+        raise FileNotFoundError(f"{folder} holds no Parquet files: the Spark build did not export "
+                                f"{name} (dbt build on Spark, then its on-run-end export)")
+    return f"read_parquet({sql_literal(str(folder / '*.parquet'))})"
+
+
 def table_dir(settings: Settings, schema: str, name: str) -> Path:
     return settings.spark_dir / "warehouse" / f"{schema}.db" / name
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from upstream import raw_parquet
+from upstream import raw_parquet, spark
 from upstream.settings import WRITER_POOL, Settings
 from upstream.warehouse import connection
 
@@ -53,6 +53,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
             raw_parquet.sync(con, settings.raw_parquet_dir)
         cwd = settings.spark_dir
         cwd.mkdir(parents=True, exist_ok=True)
+        env["UPSTREAM_SPARK_EXPORT"] = ",".join(spark.exported_models(settings))
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir)]
     log.info("running %s (as of %s, engine %s)", " ".join(cmd), as_of, settings.engine)
     # streamed: every dbt line reaches the task log when dbt prints it (real timestamps)

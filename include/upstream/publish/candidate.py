@@ -61,7 +61,7 @@ def build_candidate(settings: Settings, *, run_id: str, interval_start: date,
         stale.unlink(missing_ok=True)
     secret = pseudonym_secret(settings)
     feeds = published_feeds(settings.dbt_project_dir)
-    where = relations(settings.dbt_manifest, [*feeds, *COVERAGE_MODELS])
+    where = relations(settings.dbt_manifest, [*feeds, *COVERAGE_MODELS], settings=settings)
     counts: dict[str, int] = {}
     with connection(path, limits=settings.duckdb_limits) as con:
         con.execute(f"attach {sql_literal(str(settings.warehouse_path))} as wh (read_only)")

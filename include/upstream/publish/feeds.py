@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from upstream.privacy import PSEUDONYM_SQL
+from upstream.settings import Settings
 
 EXPOSURE = "design_database"
 
@@ -62,9 +63,14 @@ def feed_names(dbt_project_dir: Path) -> list[str]:
 
 
 def relations(manifest_path: Path, names: list[str], *,
-              database: str | None = "wh") -> dict[str, str]:
+              database: str | None = "wh", settings: Settings | None = None) -> dict[str, str]:
     """``database.schema.alias`` of each model in the build's dbt manifest (the warehouse is
-    attached as ``database``; None: ``schema.alias`` on the warehouse's own connection)."""
+    attached as ``database``; None: ``schema.alias`` on the warehouse's own connection). With
+    ``settings`` of the spark engine: a read of the model's Parquet export (upstream.spark)."""
+    if settings is not None and settings.engine == "spark":
+        from upstream.spark import exported_sql
+
+        return {name: exported_sql(settings, name) for name in names}
     if not manifest_path.exists():
         raise FileNotFoundError(f"{manifest_path} is missing: run dbt build (the transform "
                                 "task) before building a candidate")

@@ -293,6 +293,7 @@ def _write_version(settings: Settings, candidate: Candidate, gate: dict, db: Pat
                           "end": candidate.interval_end.isoformat()},
         "published_at": datetime.now(UTC).isoformat(),
         "git_revision": _git_revision(settings.project_dir),
+        "engine": settings.engine,  # what ran the dbt models (UPSTREAM_ENGINE)
         "row_counts": candidate.row_counts,
         "checksums": checksums,
         "gate": {"success": True, "expectations": gate.get("evaluated"),
