@@ -21,7 +21,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help venv airflow-init run test test-fast lint bench bench-intraday score clean services-up services-down services-status
+.PHONY: help venv airflow-init run test test-fast lint bench bench-intraday bench-engines score clean services-up services-down services-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ bench: airflow-init ## the DAG at BENCH_SF (default 1): full refresh of 7 days, 
 bench-intraday: airflow-init ## micro-batches through the services at SF 1: latency p50/p95/max, lost, doubled
 	$(BIN)/upstream bench-intraday --sf $(or $(BENCH_SF),1) --batches $(or $(BATCHES),20) \
 	  --interval $(or $(INTERVAL),15)
+
+bench-engines: airflow-init ## the daily DAG on DuckDB and on Spark (local) at BENCH_SF (1), 7 days: times per stage
+	$(BIN)/upstream bench-engines --sf $(or $(BENCH_SF),1) --days $(or $(BENCH_DAYS),7)
 
 score: airflow-init ## the customer model against planted truth: SCORE_SF (0.2) x SCORE_DAYS (56), full refresh
 	$(BIN)/upstream score --run --sf $(or $(SCORE_SF),0.2) --days $(or $(SCORE_DAYS),56)

@@ -4,9 +4,12 @@
   call these and never test target.type themselves. docs/spark.md lists them.
 #}
 
-{# on-run-start: the raw layer. DuckDB reads raw.* in the warehouse file; Spark gets one
-   external Parquet table per raw table over <data>/raw/<table>/ (upstream.raw_parquet: the
-   transform syncs that folder with the load manifest right before dbt starts). #}
+{# on-run-start: the raw layer. DuckDB reads raw.* in the warehouse file. Spark reads the
+   Parquet layer ingest keeps (upstream.raw_parquet): it snapshots the catalogue once per run
+   (raw._catalogue, the current loads), and each raw.<table> is a view of the rows of those loads
+   in <data>/raw/<table>/ (an external table over the folder). A file the catalogue does not
+   list (being written by a concurrent ingest, or superseded and not yet removed) is never read,
+   and every model of the run sees the same loads. The ledgers are whole files. #}
 {% macro register_raw_sources() -%}
     {{ return(adapter.dispatch('register_raw_sources', 'upstream')()) }}
 {%- endmacro %}
@@ -23,11 +26,21 @@
             {% do tables.append(node.identifier) %}
         {% endfor %}
         {% do run_query('create database if not exists raw') %}
+        {% do run_query('drop table if exists raw._catalogue') %}
+        {% do run_query("create table raw._catalogue using parquet as select `table`, load_id "
+            ~ "from json.`" ~ env_var('UPSTREAM_RAW_CATALOGUE') ~ "`") %}
         {% for table in tables | unique | sort %}
-            {% do run_query('drop table if exists raw.' ~ table) %}
-            {% do run_query("create table raw." ~ table ~ " using parquet options ("
+            {% set files = 'raw.' ~ table ~ '__files' if not table.startswith('_') else 'raw.' ~ table %}
+            {% do run_query('drop view if exists raw.' ~ table) %}
+            {% do run_query('drop table if exists ' ~ files) %}
+            {% do run_query("create table " ~ files ~ " using parquet options ("
                 ~ "recursiveFileLookup 'true', mergeSchema 'true') location '"
                 ~ root ~ "/" ~ table ~ "'") %}
+            {% if not table.startswith('_') %}
+                {% do run_query("create view raw." ~ table ~ " as select * from " ~ files
+                    ~ " where _load_id in (select load_id from raw._catalogue where `table` = '"
+                    ~ table ~ "')") %}
+            {% endif %}
         {% endfor %}
     {% endif %}
     select 1

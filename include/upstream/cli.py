@@ -272,7 +272,7 @@ def _contracts(args: argparse.Namespace) -> int:
 
 def _settings(args: argparse.Namespace) -> int:
     """The effective settings; ``--dbt-env`` prints what a dbt process needs, as shell exports."""
-    from upstream.settings import SETTINGS, WRITER_POOL, environment
+    from upstream.settings import SETTINGS, SPARK_POOL, WRITER_POOL, environment
 
     settings = get_settings()
     if args.dbt_env:
@@ -281,6 +281,9 @@ def _settings(args: argparse.Namespace) -> int:
         return 0
     if args.pool:
         print(WRITER_POOL)
+        return 0
+    if args.spark_pool:
+        print(SPARK_POOL)
         return 0
     env = environment(settings.project_dir)
     for item in SETTINGS:
@@ -311,6 +314,17 @@ def _bench_intraday(args: argparse.Namespace) -> int:
                                  interval=args.interval)
     path = bench_intraday.save(figures, settings.project_dir / ".bench")
     print(bench_intraday.render(figures))
+    print(f"written: {path}")
+    return 0
+
+
+def _bench_engines(args: argparse.Namespace) -> int:
+    from upstream import bench_engines
+
+    settings = get_settings()
+    figures = bench_engines.run(settings, sf=args.sf, days=args.days)
+    path = bench_engines.save(figures, settings.project_dir / ".bench")
+    print(bench_engines.render(figures))
     print(f"written: {path}")
     return 0
 
@@ -432,6 +446,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds between two drops (default 15)")
     bid.set_defaults(func=_bench_intraday)
 
+    ben2 = sub.add_parser("bench-engines", help="the daily DAG as a full refresh on DuckDB and "
+                          "on Spark (local mode), same data: seconds per stage, feeds equal")
+    ben2.add_argument("--sf", type=float, default=1.0)
+    ben2.add_argument("--days", type=int, default=7)
+    ben2.set_defaults(func=_bench_engines)
+
     sco = sub.add_parser("score", help="how right the customer model is against the truth the "
                                        "sample world planted (sizes, calibration, identity, "
                                        "trends, unmet demand)")
@@ -457,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--dbt-env", action="store_true",
                     help="print the environment a dbt process needs, as shell exports")
     st.add_argument("--pool", action="store_true", help="print the warehouse writer pool's name")
+    st.add_argument("--spark-pool", action="store_true",
+                    help="print the pool of Spark transforms (UPSTREAM_ENGINE=spark)")
     st.set_defaults(func=_settings)
 
     rep = sub.add_parser("ingest-report", help="ingestion totals per source from the load "

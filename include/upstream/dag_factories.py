@@ -31,7 +31,7 @@ from airflow.sdk import (
 )
 
 from upstream.assets import DESIGN_FEEDS, INTRADAY_BATCHES, MARTS, RAW
-from upstream.settings import WRITER_POOL
+from upstream.settings import WRITER_POOL, get_settings
 
 APPROVED_TAGS = frozenset({"upstream", "ingest", "transform", "gate", "publish", "daily",
                            "intraday"})
@@ -130,7 +130,8 @@ def transform_and_publish(scope: str, *upstream_tasks) -> None:
     """transform → build_candidate → gate → publish, after ``upstream_tasks``; ``scope`` names
     the resolver in :mod:`upstream.pipeline` that gives the run's (first day, as-of, params)."""
 
-    @task(pool=WRITER_POOL, outlets=[MARTS])
+    # on Spark the transform opens no DuckDB file: it waits for the Spark slot, not the writer's
+    @task(pool=get_settings().transform_pool, outlets=[MARTS])
     def transform() -> dict:
         from airflow.sdk import get_current_context
 
@@ -148,7 +149,8 @@ def transform_and_publish(scope: str, *upstream_tasks) -> None:
         from upstream import pipeline
 
         return pipeline.candidate(run_id, date.fromisoformat(transformed["interval_start"]),
-                                  date.fromisoformat(transformed["as_of"]))
+                                  date.fromisoformat(transformed["as_of"]),
+                                  spark_export=transformed.get("spark_export"))
 
     @task(pool=WRITER_POOL)  # records its results in the warehouse
     def gate(candidate: dict) -> dict:

@@ -12,9 +12,12 @@ import logging
 import re
 import resource
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from upstream import spark
 from upstream.contracts import ContractError
 from upstream.gate import GateFailed, run_gate
 from upstream.ingest import LandingError, ingest_source
@@ -144,28 +147,37 @@ def transform(as_of: date, params: dict | None = None, settings: Settings | None
     started = time.time()
     mode = (params or {}).get("mode")
     full = mode == "full_refresh"
+    if settings.engine == "spark":  # this build's export, for its candidate and gate
+        settings = replace(settings, spark_export=spark.new_export(settings))
     output = run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
     if mode != "intraday":  # a micro-batch changes data, not the project: its page stands
         # the whole project as one page, published with the version (its dictionary and lineage)
         run_dbt(settings, ["docs", "generate", "--static"], as_of=as_of)
     done = re.findall(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)", output)
     progress("transform", started, dbt=done[-1] if done else "", full_refresh=full)
-    return {"as_of": as_of.isoformat(), "full_refresh": full}
+    return {"as_of": as_of.isoformat(), "full_refresh": full,
+            **({"spark_export": str(settings.spark_export)} if settings.spark_export else {})}
 
 
-def candidate(run_id: str, start: date, end: date, settings: Settings | None = None) -> dict:
+def candidate(run_id: str, start: date, end: date, settings: Settings | None = None,
+              spark_export: str | None = None) -> dict:
+    """The candidate of the run; ``spark_export``: the folder its Spark build exported to."""
     started = time.time()
-    settings = settings or get_settings()
+    settings = _with_export(settings or get_settings(), spark_export)
     built = build_candidate(settings, run_id=run_id, interval_start=start, interval_end=end)
     progress("build_candidate", started, version=built.version, feeds=len(built.row_counts),
              rows=sum(built.row_counts.values()))
-    return built.to_json()
+    return {**built.to_json(), **({"spark_export": spark_export} if spark_export else {})}
+
+
+def _with_export(settings: Settings, spark_export: str | None) -> Settings:
+    return replace(settings, spark_export=Path(spark_export)) if spark_export else settings
 
 
 def gate(candidate_doc: dict, settings: Settings | None = None) -> dict:
     """Validate; on failure the candidate file is removed (its gate record stays)."""
     started = time.time()
-    settings = settings or get_settings()
+    settings = _with_export(settings or get_settings(), candidate_doc.get("spark_export"))
     cand = Candidate.from_json(candidate_doc)
     try:
         result = run_gate(settings, cand)

@@ -15,9 +15,11 @@ match them and is idempotent:
   then renamed over the old name in one step;
 - the ledgers the models read (``_quarantine``, ``_load_manifest``) are copied whole to
   ``<data>/raw/<ledger>/part-0.parquet``;
-- ``_catalogue.json`` is then rewritten (again by an atomic rename): per table, each current
-  load and its rows. It is the manifest as the readers' catalogue: readers open the files it
-  lists, never a folder listing, so a load it names always has its whole file;
+- ``catalogue.jsonl`` is then rewritten (again by an atomic rename): one line per current load
+  (table, load id, rows). It is the manifest as the readers' catalogue: readers take the rows of
+  the loads it lists only (DuckDB opens exactly its files; Spark's raw views filter the folder's
+  rows by it), so a load it names always has its whole file and a file it does not name (being
+  written, or superseded and not removed yet) is never read;
 - last, a folder of a load that is not current (superseded by a new version of its path, or
   written by a sync that crashed before its catalogue) is removed.
 
@@ -43,12 +45,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from upstream.common import quote_ident
+from upstream.settings import RAW_CATALOGUE
 from upstream.warehouse import sql_literal
 
 log = logging.getLogger(__name__)
 
 PART = "part-0.parquet"
-CATALOGUE = "_catalogue.json"
+CATALOGUE = RAW_CATALOGUE  # one JSON line per current load
 # ledgers the models read (reports.vocabulary_report): copied whole, every sync
 LEDGERS = ("_quarantine", "_load_manifest")
 
@@ -143,9 +146,9 @@ def sync(con: duckdb.DuckDBPyConnection, root: Path) -> SyncReport:
         target.parent.mkdir(parents=True, exist_ok=True)
         _copy(con, f"select * from raw.{ledger}", target)
     report.tables = len(loads)
-    catalogue = {"generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                 "tables": {t: {i: n for i, n in sorted(c.items())} for t, c in loads.items()}}
-    _replace_text(root / CATALOGUE, json.dumps(catalogue, indent=1, sort_keys=True) + "\n")
+    lines = [json.dumps({"table": table, "load_id": load_id, "rows": rows})
+             for table, current in sorted(loads.items()) for load_id, rows in sorted(current.items())]
+    _replace_text(root / CATALOGUE, "".join(line + "\n" for line in lines))
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name in LEDGERS:
             continue
@@ -173,7 +176,11 @@ def read_catalogue(root: Path) -> dict[str, dict[str, int]]:
         raise FileNotFoundError(f"{path} does not exist: no raw Parquet layer has been written "
                                 "(UPSTREAM_RAW_PARQUET, or UPSTREAM_ENGINE=spark; then "
                                 "`upstream raw-parquet`)")
-    return json.loads(path.read_text())["tables"]
+    tables: dict[str, dict[str, int]] = {}
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        tables.setdefault(entry["table"], {})[entry["load_id"]] = entry["rows"]
+    return tables
 
 
 def table_files(root: Path, table: str) -> list[str]:

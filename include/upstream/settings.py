@@ -22,6 +22,13 @@ from pathlib import Path
 # The Airflow pool that serialises warehouse writers (DuckDB: one writer process per file).
 # deploy/pools.sh creates it from this constant; every writing task names it through here.
 WRITER_POOL = "duckdb_writer"
+# With UPSTREAM_ENGINE=spark the transform does not touch the DuckDB file, so it leaves the
+# writer pool for this one: one Spark application at a time on the embedded (Derby) metastore,
+# which one process opens at a time; with a metastore service it can have more slots.
+SPARK_POOL = "spark_engine"
+# The raw Parquet layer's catalogue of current loads (upstream.raw_parquet), in its folder; no
+# leading underscore: Spark skips such files even when named explicitly
+RAW_CATALOGUE = "catalogue.jsonl"
 
 
 @dataclass(frozen=True)
@@ -208,6 +215,13 @@ class Settings:
     # UPSTREAM_RAW_PARQUET: None = follow the engine (on for spark)
     raw_parquet_setting: bool | None = None
     spark_master: str = DEFAULTS["UPSTREAM_SPARK_MASTER"]
+    # the folder one Spark build exported to (upstream.spark.new_export); None: the newest
+    spark_export: Path | None = None
+
+    @property
+    def transform_pool(self) -> str:
+        """The Airflow pool of the transform task: the warehouse writer's on DuckDB."""
+        return SPARK_POOL if self.engine == "spark" else WRITER_POOL
 
     @property
     def raw_parquet(self) -> bool:
@@ -221,9 +235,9 @@ class Settings:
         return self.data_dir / "raw"
 
     @property
-    def spark_export_dir(self) -> Path:
-        """What the last Spark build exported for the publication (upstream.spark)."""
-        return self.spark_dir / "export"
+    def spark_exports(self) -> Path:
+        """One folder per Spark build, of what it exported for the publication (upstream.spark)."""
+        return self.spark_dir / "exports"
 
     @property
     def spark_dir(self) -> Path:
@@ -301,10 +315,10 @@ class Settings:
             "UPSTREAM_TEMP_DIRECTORY": self.duckdb_limits["temp_directory"],
             "UPSTREAM_ENGINE": self.engine,
             "UPSTREAM_RAW_PARQUET_DIR": str(self.raw_parquet_dir),
+            "UPSTREAM_RAW_CATALOGUE": str(self.raw_parquet_dir / RAW_CATALOGUE),
             "UPSTREAM_SPARK_MASTER": self.spark_master,
             "UPSTREAM_SPARK_WAREHOUSE": str(self.spark_dir / "warehouse"),
             "UPSTREAM_SPARK_METASTORE": str(self.spark_dir / "metastore_db"),
-            "UPSTREAM_SPARK_EXPORT_DIR": str(self.spark_export_dir),
             # local mode: the driver is the executor, held to the warehouse's memory limit
             "UPSTREAM_SPARK_DRIVER_MEMORY": java_memory(self.duckdb_limits["memory_limit"]),
         }

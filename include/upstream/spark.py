@@ -8,7 +8,10 @@ DuckDB reads those folders directly: the candidate takes the published feeds fro
 
 from __future__ import annotations
 
+import shutil
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,6 +24,7 @@ from upstream.warehouse import sql_literal
 # differ in the last bits; the running sums are of masses up to 2^70)
 FLOATS = ("DOUBLE", "FLOAT", "REAL")
 SIGNIFICANT_DIGITS = 12
+TOLERANCE = 1e-9
 
 
 def _significant(expression: str) -> str:
@@ -39,9 +43,31 @@ def exported_models(settings: Settings) -> list[str]:
                    "vocabulary_report"})
 
 
+KEEP_EXPORTS = 3  # a candidate reads its own build's; older ones go when a new one starts
+
+
+def new_export(settings: Settings) -> Path:
+    """A fresh folder for one Spark build's export (dbt's on-run-end writes it): a candidate
+    reads the export of its own run's build, never one a later build is writing."""
+    settings.spark_exports.mkdir(parents=True, exist_ok=True)
+    for old in sorted(p for p in settings.spark_exports.iterdir() if p.is_dir())[:-KEEP_EXPORTS]:
+        shutil.rmtree(old, ignore_errors=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return settings.spark_exports / f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
 def exported_sql(settings: Settings, name: str) -> str:
-    """A DuckDB table expression over one exported model."""
-    folder = settings.spark_export_dir / name
+    """A DuckDB table expression over one exported model (of ``settings.spark_export``, else
+    of the newest export)."""
+    root = settings.spark_export
+    if root is None:
+        done = sorted(p for p in settings.spark_exports.glob("*") if p.is_dir()) \
+            if settings.spark_exports.is_dir() else []
+        if not done:
+            raise FileNotFoundError(f"no Spark export under {settings.spark_exports}: run dbt "
+                                    "build on Spark (the transform task) first")
+        root = done[-1]
+    folder = root / name
     if not any(folder.glob("*.parquet")):
         raise FileNotFoundError(f"{folder} holds no Parquet files: the Spark build did not export "
                                 f"{name} (dbt build on Spark, then its on-run-end export)")
@@ -77,16 +103,21 @@ class Difference:
 def compare(con: duckdb.DuckDBPyConnection, duckdb_relation: str, spark_relation: str,
             table: str) -> Difference:
     """Row-for-row comparison (EXCEPT ALL both ways) of one table built by both engines: Spark's
-    columns are cast to DuckDB's types, floating-point columns rounded to 9 decimal places,
-    nested values (maps, structs, lists) compared as their text."""
+    columns are cast to DuckDB's types, floating-point columns rounded to 12 significant digits,
+    nested values (maps, structs, lists) compared as their text. Rows left over on both sides
+    that agree on every other column and whose floats agree to a relative 1e-9 (a sum in another
+    order, next to a rounding boundary) are paired off as equal."""
     columns = con.execute(f"describe select * from {duckdb_relation}").fetchall()
-    left, right = [], []
+    left, right, floats, others = [], [], [], []
     for name, kind, *_ in columns:
         col = quote_ident(name)
         if kind.upper() in FLOATS:
             left.append(f"{_significant(col)} as {col}")
             right.append(f"{_significant(f'{col}::{kind}')} as {col}")
-        elif any(t in kind.upper() for t in ("MAP(", "STRUCT(", "[]")):
+            floats.append(col)
+            continue
+        others.append(col)
+        if any(t in kind.upper() for t in ("MAP(", "STRUCT(", "[]")):
             left.append(f"{col}::varchar as {col}")
             right.append(f"{col}::{kind}::varchar as {col}")
         else:
@@ -94,8 +125,24 @@ def compare(con: duckdb.DuckDBPyConnection, duckdb_relation: str, spark_relation
             right.append(f"{col}::{kind} as {col}")
     a = f"select {', '.join(left)} from {duckdb_relation}"
     b = f"select {', '.join(right)} from {spark_relation}"
-    counts = con.execute(
-        f"select (select count(*) from {duckdb_relation}), (select count(*) from {spark_relation}), "
-        f"(select count(*) from ({a} except all {b})), (select count(*) from ({b} except all {a}))"
-    ).fetchone()
-    return Difference(table, *counts)
+    rows_a, rows_b = con.execute(f"select (select count(*) from {duckdb_relation}), "
+                                 f"(select count(*) from {spark_relation})").fetchone()
+    con.execute(f"create or replace temp table _only_duckdb as {a} except all {b}")
+    con.execute(f"create or replace temp table _only_spark as {b} except all {a}")
+    only_a, only_b = con.execute("select (select count(*) from _only_duckdb), "
+                                 "(select count(*) from _only_spark)").fetchone()
+    if floats and only_a and only_b:
+        order = ", ".join(floats)
+        part = f"partition by {', '.join(others)} " if others else ""
+        same = [f"x.{c} is not distinct from y.{c}" for c in others]
+        close = [f"(x.{c} is not distinct from y.{c} or abs(x.{c} - y.{c}) <= "
+                 f"{TOLERANCE} * greatest(abs(x.{c}), abs(y.{c})))" for c in floats]
+        paired = con.execute(
+            f"select count(*) from (select *, row_number() over ({part}order by {order}) as _n "
+            f"from _only_duckdb) as x join (select *, row_number() over ({part}order by "
+            f"{order}) as _n from _only_spark) as y on x._n = y._n "
+            f"and {' and '.join(same + close)}").fetchone()[0]
+        only_a, only_b = only_a - paired, only_b - paired
+    con.execute("drop table _only_duckdb")
+    con.execute("drop table _only_spark")
+    return Difference(table, rows_a, rows_b, only_a, only_b)

@@ -12,14 +12,14 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
-from upstream import raw_parquet, spark
+from upstream import spark
 from upstream.settings import WRITER_POOL, Settings
-from upstream.warehouse import connection
+from upstream.warehouse import WarehouseLocked, connection
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +47,13 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
     Path(settings.duckdb_limits["temp_directory"]).mkdir(parents=True, exist_ok=True)
     cwd = None
     if settings.engine == "spark":
-        # Spark reads raw from the Parquet layer: bring it in line first (it also finishes
-        # what a crashed ingest or erasure left), then Derby's metastore and log live here
-        with connection(settings.warehouse_path, limits=settings.duckdb_limits) as con:
-            raw_parquet.sync(con, settings.raw_parquet_dir)
+        # Spark reads raw from the Parquet layer that ingest keeps (upstream.raw_parquet) and
+        # writes its own warehouse: this process opens no DuckDB file, so the transform needs
+        # no writer slot. Derby's metastore and log live in the Spark folder.
         cwd = settings.spark_dir
         cwd.mkdir(parents=True, exist_ok=True)
         env["UPSTREAM_SPARK_EXPORT"] = ",".join(spark.exported_models(settings))
+        env["UPSTREAM_SPARK_EXPORT_DIR"] = str(settings.spark_export or spark.new_export(settings))
     cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir)]
     log.info("running %s (as of %s, engine %s)", " ".join(cmd), as_of, settings.engine)
     # streamed: every dbt line reaches the task log when dbt prints it (real timestamps)
@@ -87,6 +87,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
 
 # "Database Error in model design_demand (models/marts/design_demand.sql)", and tests alike
 FAILED_NODE = re.compile(r"(?:Error|Failure) in (?:model|test|seed|snapshot|unit_test) (\S+)")
+SPARK_RUNS = "dbt_runs.jsonl"  # the spark engine's audit.dbt_runs, one JSON line per build
 RUNS_DDL = """
 create schema if not exists audit;
 create table if not exists audit.dbt_runs (
@@ -95,14 +96,29 @@ create table if not exists audit.dbt_runs (
 
 
 def _record_success(settings: Settings, args: list[str], as_of: date) -> None:
-    """Remember when dbt last succeeded: a later failure lists the deliveries since then."""
+    """Remember when dbt last succeeded: a later failure lists the deliveries since then. On
+    Spark in a file beside its warehouse (the transform opens no DuckDB file there)."""
+    if settings.engine == "spark":
+        with (settings.spark_dir / SPARK_RUNS).open("a") as fh:
+            fh.write(json.dumps({"finished_at": datetime.now(UTC).isoformat(),
+                                 "as_of": as_of.isoformat(), "args": " ".join(args)}) + "\n")
+        return
     with connection(settings.warehouse_path) as con:
         con.execute(RUNS_DDL)
         con.execute("insert into audit.dbt_runs values (now(), ?, ?)", [as_of, " ".join(args)])
 
 
+def _spark_last_run(settings: Settings) -> dict | None:
+    runs = settings.spark_dir / SPARK_RUNS
+    lines = runs.read_text().splitlines() if runs.exists() else []
+    return json.loads(lines[-1]) if lines else None
+
+
 def last_as_of(settings: Settings) -> date | None:
     """The as-of date of the last successful dbt build (None before the first)."""
+    if settings.engine == "spark":
+        last = _spark_last_run(settings)
+        return date.fromisoformat(last["as_of"]) if last else None
     if not settings.warehouse_path.exists():
         return None
     with connection(settings.warehouse_path, read_only=True) as con:
@@ -144,11 +160,14 @@ def _suspect_deliveries(settings: Settings, limit: int = 10) -> str:
                 since = con.execute("select max(finished_at) from audit.dbt_runs").fetchone()[0]
             except duckdb.CatalogException:
                 since = None
+            if settings.engine == "spark":
+                last = _spark_last_run(settings)
+                since = datetime.fromisoformat(last["finished_at"]) if last else None
             files = [r[0] for r in con.execute(
                 "select path from raw._load_manifest where status = 'loaded' and "
                 "finished_at > coalesce(?, '-infinity'::timestamptz) "
                 "order by finished_at desc", [since]).fetchall()]
-    except duckdb.Error:  # no ledger yet: nothing to point at
+    except (duckdb.Error, WarehouseLocked):  # no ledger yet, or an ingest writes: no hint
         return ""
     if not files:
         return ""

@@ -59,6 +59,19 @@ def test_no_cycles_and_gate_before_publish(dagbag):
         assert order.index(f"ingest_{source}") < order.index("transform")
 
 
+def test_on_spark_the_transform_waits_for_the_spark_slot_not_the_writers(monkeypatch):
+    """UPSTREAM_ENGINE=spark: the transform opens no DuckDB file (upstream.transform), so it
+    leaves the writer pool; every task that does open the warehouse keeps it."""
+    from upstream.dag_factories import make_daily_dag
+    from upstream.settings import SPARK_POOL
+
+    monkeypatch.setenv("UPSTREAM_ENGINE", "spark")
+    dag = make_daily_dag("the daily DAG on Spark")
+    pools = {t.task_id: t.pool for t in dag.tasks}
+    assert pools["transform"] == SPARK_POOL
+    assert {t for t, p in pools.items() if p == WRITER_POOL} == WAREHOUSE_TASKS - {"transform"}
+
+
 def test_warehouse_tasks_share_the_one_slot_writer_pool(dagbag):
     dag = dagbag.dags["upstream_daily"]
     pools = {t.task_id: t.pool for t in dag.tasks}

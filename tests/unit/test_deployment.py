@@ -53,7 +53,7 @@ def test_native_services_and_compose_declare_the_same_settings():
     assert shared["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
     services = _compose()["services"]
     for name in AIRFLOW_SERVICES | {"airflow-init"}:
-        assert services[name]["env_file"] == ["deploy/airflow.env"], name
+        assert services[name]["env_file"][0] == "deploy/airflow.env", name
         overridden = set(services[name]["environment"]) & set(shared)
         assert not overridden, f"{name} overrides shared settings {overridden}"
     native = (ROOT / "scripts" / "services.sh").read_text()
@@ -99,3 +99,26 @@ def test_lock_pins_the_stack():
     assert _locked_version("apache-airflow").startswith("3.3.")
     assert _locked_version("dbt-core").startswith("1.11.")
     assert _locked_version("great-expectations").startswith("1.")
+
+
+def test_compose_spark_profile_runs_celery_on_redis_and_a_spark_cluster_of_the_locked_version():
+    services = _compose()["services"]
+    profile = {name for name, s in services.items() if "spark" in s.get("profiles", [])}
+    assert profile == {"redis", "airflow-worker", "spark-master", "spark-worker"}
+    # the default deployment starts none of them
+    assert all("profiles" not in services[name] for name in AIRFLOW_SERVICES | {"postgres"})
+    pyspark = _locked_version("pyspark")
+    for name in ("spark-master", "spark-worker"):
+        assert services[name]["image"] == f"apache/spark:{pyspark}-python3", name
+    assert "spark://spark-master:7077" in services["spark-worker"]["command"]
+    assert services["airflow-worker"]["command"] == "celery worker"
+    assert services["airflow-worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    celery = _env_file(ROOT / "deploy" / "spark-celery.env")
+    assert celery["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert celery["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:6379")
+    assert celery["UPSTREAM_ENGINE"] == "spark"
+    assert celery["UPSTREAM_SPARK_MASTER"] == "spark://spark-master:7077"
+    # every Airflow service reads the executor file after the shared one
+    for name in AIRFLOW_SERVICES | {"airflow-init", "airflow-worker"}:
+        assert services[name]["env_file"] == ["deploy/airflow.env",
+                                              "${AIRFLOW_EXECUTOR_ENV:-deploy/airflow.env}"], name

@@ -81,7 +81,7 @@ def test_every_raw_table_reads_the_same_from_parquet(parquet_settings):
     # one file per current load and nothing else a reader could list
     files = sorted(p.relative_to(s.raw_parquet_dir).as_posix()
                    for p in s.raw_parquet_dir.rglob("*") if p.is_file())
-    assert files == sorted(["_catalogue.json"] + [f"{ledger}/{PART}" for ledger in LEDGERS]
+    assert files == sorted(["catalogue.jsonl"] + [f"{ledger}/{PART}" for ledger in LEDGERS]
                            + [f"{t}/load_id={i}/{PART}"
                               for t, loads in catalogue.items() for i in loads])
     # the same input twice changes nothing

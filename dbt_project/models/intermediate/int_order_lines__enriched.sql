@@ -67,8 +67,9 @@ final as (
         order_lines.is_made_to_order,
         order_lines.quantity,
         order_lines.discount_rate,
-        round(order_lines.unit_price / fx_rates.units_per_eur, 2) as unit_price_eur,
-        round(order_lines.line_amount / fx_rates.units_per_eur, 2) as line_amount_eur,
+        {{ round_half_up('order_lines.unit_price / fx_rates.units_per_eur', 2) }} as unit_price_eur,
+        {{ round_half_up('order_lines.line_amount / fx_rates.units_per_eur', 2) }}
+            as line_amount_eur,
         coalesce(returns.returned_quantity, 0) as returned_quantity,
         returns.return_reason,
         -- when the line, its order or a return of it last arrived: what incremental readers

@@ -74,7 +74,7 @@ final as (
         units_previous::bigint as units_previous,
         case
             when units_previous > 0
-                then round((units - units_previous) / units_previous, 3)
+                then {{ round_half_up('(units - units_previous) / units_previous', 3) }}
         end as units_change,
         case
             when units_previous = 0 and units = 0 then 'no_sales'

@@ -54,7 +54,7 @@ final as (
         reasons.size_direction,
         sold.units_sold::bigint as units_sold,
         returned.units_returned::bigint as units_returned,
-        round(returned.units_returned / sold.units_sold, 4)::double as return_rate,
+        {{ round_half_up('returned.units_returned / sold.units_sold', 4) }} as return_rate,
         returned.customer_count::bigint as customer_count
     from returned
     inner join sold on returned.category = sold.category and returned.size = sold.size

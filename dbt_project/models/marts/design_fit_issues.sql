@@ -38,7 +38,7 @@ final as (
         returned.reason_code,
         returned.units_returned::bigint as units_returned,
         sold.units_sold::bigint as units_sold,
-        round(returned.units_returned / sold.units_sold, 4)::double as return_rate,
+        {{ round_half_up('returned.units_returned / sold.units_sold', 4) }} as return_rate,
         returned.customer_count::bigint as customer_count,
         {{ list_join('returned.sizes_affected', "','") }} as sizes_affected
     from returned

@@ -224,7 +224,7 @@ final as (
         per_category.person_id,
         per_category.category,
         per_category.recommended_size,
-        round(posterior.confidence, 2) as confidence,
+        {{ round_half_up('posterior.confidence', 2) }} as confidence,
         coalesce(evidence.kept_units, 0)::bigint as kept_units,
         coalesce(evidence.corrected_units, 0)::bigint as corrected_units,
         coalesce(evidence.returned_too_small, 0)::bigint as returned_too_small,

@@ -70,10 +70,11 @@ top_shares as (
         person_id,
         dimension,
         value,
-        round(exact_share, 3) as share
+        {{ round_half_up('exact_share', 3) }} as share
     from attribute_shares
     qualify row_number() over (
-        partition by person_id, dimension order by round(exact_share, 12) desc, value asc
+        partition by person_id, dimension
+        order by {{ round_half_up('exact_share', 12) }} desc, value asc
     ) <= 3
 ),
 
@@ -132,12 +133,15 @@ final as (
         {% for dimension in dimensions %}
             affinities.{{ dimension }}_affinity,
         {% endfor %}
-        round(purchases.median_unit_price_eur, 2)::decimal(10, 2) as median_unit_price_eur,
+        {{ round_half_up('purchases.median_unit_price_eur', 2) }}::decimal(10, 2)
+            as median_unit_price_eur,
         purchases.price_band,
-        round(coalesce(purchases.discounted_unit_share, 0), 3) as discounted_unit_share,
+        {{ round_half_up('coalesce(purchases.discounted_unit_share, 0)', 3) }}
+            as discounted_unit_share,
         purchases.discount_sensitivity,
         top_options.top_options,
-        round(coalesce(purchases.made_to_order_share, 0), 3) as made_to_order_share,
+        {{ round_half_up('coalesce(purchases.made_to_order_share, 0)', 3) }}
+            as made_to_order_share,
         coalesce(unmet.zero_result_searches, 0)::bigint as zero_result_searches,
         unmet.unmet_queries,
         coalesce(unmet.out_of_stock_size_views, 0)::bigint as out_of_stock_size_views,
