@@ -448,8 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ben2 = sub.add_parser("bench-engines", help="the daily DAG as a full refresh on DuckDB and "
                           "on Spark (local mode), same data: seconds per stage, feeds equal")
-    ben2.add_argument("--sf", type=float, default=1.0)
-    ben2.add_argument("--days", type=int, default=7)
+    ben2.add_argument("--sf", type=_positive(float), default=1.0, help="scale factor (default 1)")
+    ben2.add_argument("--days", type=_positive(int), default=7,
+                      help="days generated and refreshed at once (default 7)")
     ben2.set_defaults(func=_bench_engines)
 
     sco = sub.add_parser("score", help="how right the customer model is against the truth the "
