@@ -430,16 +430,20 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--log", default=".airflow/last-run.log", help="file for the full log")
     rd.set_defaults(func=_run_dag)
 
+    def _scale_factor(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--sf", type=_positive(float), default=1.0,
+                            help="scale factor (default 1)")
+
     ben = sub.add_parser("bench", help="the daily DAG through Airflow at a scale factor: a full "
                                        "refresh, the next day, floors, ratios, peak RSS")
-    ben.add_argument("--sf", type=_positive(float), default=1.0, help="scale factor (default 1)")
+    _scale_factor(ben)
     ben.add_argument("--days", type=_positive(int), default=7,
                      help="days of the full refresh (default 7; one more day follows)")
     ben.set_defaults(func=_bench)
 
     bid = sub.add_parser("bench-intraday", help="latency of micro-batches from their _READY "
                                                 "marker to publication, through the services")
-    bid.add_argument("--sf", type=_positive(float), default=1.0, help="scale factor (default 1)")
+    _scale_factor(bid)
     bid.add_argument("--batches", type=_positive(int), default=20,
                      help="micro-batches dropped (default 20)")
     bid.add_argument("--interval", type=_positive(float), default=15.0,
@@ -448,7 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ben2 = sub.add_parser("bench-engines", help="the daily DAG as a full refresh on DuckDB and "
                           "on Spark (local mode), same data: seconds per stage, feeds equal")
-    ben2.add_argument("--sf", type=_positive(float), default=1.0, help="scale factor (default 1)")
+    _scale_factor(ben2)
     ben2.add_argument("--days", type=_positive(int), default=7,
                       help="days generated and refreshed at once (default 7)")
     ben2.set_defaults(func=_bench_engines)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from upstream import raw_parquet
 from upstream.ingest import LandingError, ingest_source
 from upstream.settings import Settings
 from upstream.triggers import INTRADAY_SOURCES as SOURCES
@@ -150,6 +151,9 @@ def ingest_batches(settings: Settings, run_id: str) -> dict:
             log.error("micro-batch %s refused: %s", batch.key, reason)
         else:
             loaded.append(batch.key)
+    if settings.raw_parquet and batches:  # the ledger's Parquet copy too (newest_day on Spark)
+        with connection(settings.warehouse_path, limits=settings.duckdb_limits) as con:
+            raw_parquet.sync(con, settings.raw_parquet_dir)
     days = [b.day for b in batches if b.key in loaded]
     return {"batches": loaded, "refused": refused, "waiting": len(waiting) - len(batches),
             "newest_day": max(days).isoformat() if days else None}
@@ -176,7 +180,15 @@ def _record(con: duckdb.DuckDBPyConnection, batch: Batch, run_id: str, reason: s
 
 def newest_day(settings: Settings) -> date | None:
     """The newest day of a loaded micro-batch (None before the first): publications never go
-    back behind it (:func:`upstream.pipeline.not_behind_intraday`)."""
+    back behind it (:func:`upstream.pipeline.not_behind_intraday`). On Spark from the ledger's
+    Parquet copy: a Spark transform opens no DuckDB file (it holds no writer slot)."""
+    if settings.engine == "spark":
+        ledger = settings.raw_parquet_dir / "_intraday_batches" / raw_parquet.PART
+        if not ledger.exists():
+            return None
+        return duckdb.connect().execute(
+            "select max(batch_day) from read_parquet(?) where status = 'loaded'",
+            [str(ledger)]).fetchone()[0]
     if not settings.warehouse_path.exists():
         return None
     with connection(settings.warehouse_path, read_only=True) as con:

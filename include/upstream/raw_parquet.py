@@ -52,8 +52,9 @@ log = logging.getLogger(__name__)
 
 PART = "part-0.parquet"
 CATALOGUE = RAW_CATALOGUE  # one JSON line per current load
-# ledgers the models read (reports.vocabulary_report): copied whole, every sync
-LEDGERS = ("_quarantine", "_load_manifest")
+# ledgers copied whole, every sync: the models read the first two (reports.vocabulary_report),
+# a Spark run its as-of date from the third (upstream.intraday.newest_day)
+LEDGERS = ("_quarantine", "_load_manifest", "_intraday_batches")
 
 
 @dataclass
@@ -141,7 +142,9 @@ def sync(con: duckdb.DuckDBPyConnection, root: Path) -> SyncReport:
                 report.written.append(load_id)
             report.files += 1
             report.rows += rows
-    for ledger in LEDGERS:  # small; rewritten whole, so erasures reach them too
+    held = {r[0] for r in con.execute("select table_name from duckdb_tables() "
+                                      "where schema_name = 'raw'").fetchall()}
+    for ledger in (name for name in LEDGERS if name in held):  # small; whole, erasures included
         target = root / ledger / PART
         target.parent.mkdir(parents=True, exist_ok=True)
         _copy(con, f"select * from raw.{ledger}", target)

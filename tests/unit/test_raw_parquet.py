@@ -81,7 +81,9 @@ def test_every_raw_table_reads_the_same_from_parquet(parquet_settings):
     # one file per current load and nothing else a reader could list
     files = sorted(p.relative_to(s.raw_parquet_dir).as_posix()
                    for p in s.raw_parquet_dir.rglob("*") if p.is_file())
-    assert files == sorted(["catalogue.jsonl"] + [f"{ledger}/{PART}" for ledger in LEDGERS]
+    # (no micro-batch was loaded, so there is no _intraday_batches ledger to copy)
+    assert files == sorted(["catalogue.jsonl"] + [f"{ledger}/{PART}" for ledger in LEDGERS
+                                                  if ledger != "_intraday_batches"]
                            + [f"{t}/load_id={i}/{PART}"
                               for t, loads in catalogue.items() for i in loads])
     # the same input twice changes nothing
@@ -198,3 +200,24 @@ def test_raw_and_manifest_that_disagree_are_refused(parquet_settings):
                     "(select rowid from raw.erp_orders limit 1)")
         with pytest.raises(RuntimeError, match="raw.erp_orders and the load manifest disagree"):
             sync(con, s.raw_parquet_dir)
+
+
+def test_a_spark_run_takes_the_newest_batch_day_from_the_ledgers_parquet_copy(parquet_settings):
+    """On Spark the transform opens no DuckDB file (its pool is not the writer's): the as-of
+    date's floor, the newest loaded micro-batch, comes from the Parquet copy of the ledger."""
+    from upstream.ingest.manifest import MANIFEST_DDL
+    from upstream.intraday import LEDGER_DDL, newest_day
+
+    s = parquet_settings
+    with connection(s.warehouse_path, limits=s.duckdb_limits) as con:
+        con.execute(MANIFEST_DDL)
+        con.execute(LEDGER_DDL)
+        for day, status in (("2026-11-03", "loaded"), ("2026-11-04", "refused")):
+            con.execute("insert into raw._intraday_batches (batch, source, batch_day, marker_at, "
+                        "run_id, status, loaded_at, seq) values (?, 'orders', ?, now(), 'r', ?, "
+                        "now(), 1)", [f"orders/intraday/{day}", day, status])
+        sync(con, s.raw_parquet_dir)
+    assert newest_day(s) == date(2026, 11, 3)
+    spark = replace(s, engine="spark")
+    s.warehouse_path.rename(s.warehouse_path.with_suffix(".away"))  # no DuckDB file to open
+    assert newest_day(spark) == date(2026, 11, 3)
