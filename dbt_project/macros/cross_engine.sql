@@ -30,13 +30,14 @@
         {% do run_query("create table raw._catalogue using parquet as select `table`, load_id "
             ~ "from json.`" ~ env_var('UPSTREAM_RAW_CATALOGUE') ~ "`") %}
         {% for table in tables | unique | sort %}
-            {% set files = 'raw.' ~ table ~ '__files' if not table.startswith('_') else 'raw.' ~ table %}
-            {% do run_query('drop view if exists raw.' ~ table) %}
+            {% set ledger = table.startswith('_') %}
+            {% set files = 'raw.' ~ table if ledger else 'raw.' ~ table ~ '__files' %}
+            {% if not ledger %}{% do run_query('drop view if exists raw.' ~ table) %}{% endif %}
             {% do run_query('drop table if exists ' ~ files) %}
             {% do run_query("create table " ~ files ~ " using parquet options ("
                 ~ "recursiveFileLookup 'true', mergeSchema 'true') location '"
                 ~ root ~ "/" ~ table ~ "'") %}
-            {% if not table.startswith('_') %}
+            {% if not ledger %}
                 {% do run_query("create view raw." ~ table ~ " as select * from " ~ files
                     ~ " where _load_id in (select load_id from raw._catalogue where `table` = '"
                     ~ table ~ "')") %}
