@@ -30,6 +30,7 @@ from upstream.warehouse import sql_literal
 
 START = date(2026, 11, 1)
 ENGINES = ("duckdb", "spark")
+BENCH_SECRET = "bench-engines: not a secret, only for comparing the two versions"
 
 
 def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
@@ -46,7 +47,9 @@ def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
     for engine in ENGINES:
         bench, env, airflow, _ = scratch(base, root / engine, airflow)
         bench = replace(bench, engine=engine, landing_root=landing)
-        env.update(UPSTREAM_ENGINE=engine, UPSTREAM_LANDING_DIR=str(landing))
+        # one pseudonymisation key for both, so the published customer keys can be compared
+        env.update(UPSTREAM_ENGINE=engine, UPSTREAM_LANDING_DIR=str(landing),
+                   UPSTREAM_PSEUDONYM_SECRET=BENCH_SECRET)
         result = _dag(airflow, bench, run_date, "full_refresh", engine, env)
         figures[engine] = {"seconds": result["seconds"], "peak_rss_mb": result["peak_rss_mib"],
                            "tasks": result["tasks"],
