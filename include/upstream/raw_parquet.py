@@ -3,8 +3,9 @@
 Layout: ``<data>/raw/<table>/load_id=<id>/part-0.parquet``, one file per *current* load of the
 table (manifest status ``loaded``), holding exactly that load's rows in ``raw.<table>`` (the
 columns of the raw table: the contract's, ``_extra`` as JSON text, ``_load_id``,
-``_source_file``, ``_record_no``, ``_loaded_at``). DuckDB (``read_parquet([...])``) and Spark
-(``spark.read.parquet(...)``) read the files the catalogue lists, so both see the same rows.
+``_source_file``, ``_record_no``, ``_loaded_at``). DuckDB (``read_parquet([...])`` of
+:func:`table_files`) and Spark (views over the folder, filtered by a snapshot of the catalogue:
+macros/cross_engine.sql) read the loads the catalogue lists, so both see the same rows.
 
 The warehouse's raw tables and its load manifest stay the record; :func:`sync` makes the folders
 match them and is idempotent:
@@ -13,8 +14,8 @@ match them and is idempotent:
   purged some since), gets its file (re)written: to a hidden ``.part-0.parquet.tmp`` that no
   reader lists (Spark skips names starting with ``.``; the glob needs ``.parquet``), fsynced,
   then renamed over the old name in one step;
-- the ledgers the models read (``_quarantine``, ``_load_manifest``) are copied whole to
-  ``<data>/raw/<ledger>/part-0.parquet``;
+- the ledgers (``_quarantine``, ``_load_manifest``, ``_intraday_batches``, those that exist)
+  are copied whole to ``<data>/raw/<ledger>/part-0.parquet``;
 - ``catalogue.jsonl`` is then rewritten (again by an atomic rename): one line per current load
   (table, load id, rows). It is the manifest as the readers' catalogue: readers take the rows of
   the loads it lists only (DuckDB opens exactly its files; Spark's raw views filter the folder's
@@ -24,10 +25,10 @@ match them and is idempotent:
   written by a sync that crashed before its catalogue) is removed.
 
 Sync runs after every ingest (inside the ingest's warehouse connection, after its erasures),
-after every erasure, and before every Spark transform, which therefore never reads what a crash
-left half done: a crash inside ``load_file`` leaves no manifest row, so no file is counted; a
-crash inside sync leaves whole files only, and the next sync (the transform's first step)
-finishes the job. Rows in the files = rows in raw, per load: checked on every sync.
+after every intraday run and after every erasure. No reader takes what a crash left half done:
+a crash inside ``load_file`` leaves no manifest row, so no file is counted; a crash inside sync
+leaves whole files only and the previous catalogue, and the next sync (the task's retry, or the
+next ingest) finishes the job. Rows in the files = rows in raw, per load: checked on every sync.
 """
 
 from __future__ import annotations

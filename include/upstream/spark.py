@@ -2,8 +2,9 @@
 
 With ``UPSTREAM_ENGINE=spark``, dbt-spark builds every model as a Parquet table of the embedded
 Hive metastore under ``<data>/spark/warehouse/<schema>.db/<table>/`` (views have no files).
-DuckDB reads those folders directly: the candidate takes the published feeds from them, and
-:func:`compare` checks a Spark build row for row against a DuckDB build.
+dbt's on-run-end exports what the publication needs to a folder per build (:func:`new_export`),
+which the candidate and the gate read (:func:`exported_sql`); :func:`compare` checks a Spark
+build row for row against a DuckDB build (the parity test, ``make bench-engines``).
 """
 
 from __future__ import annotations
