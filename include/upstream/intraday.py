@@ -182,18 +182,17 @@ def newest_day(settings: Settings) -> date | None:
     """The newest day of a loaded micro-batch (None before the first): publications never go
     back behind it (:func:`upstream.pipeline.not_behind_intraday`). On Spark from the ledger's
     Parquet copy: a Spark transform opens no DuckDB file (it holds no writer slot)."""
+    newest = "select max(batch_day) from {} where status = 'loaded'"
     if settings.engine == "spark":
-        ledger = settings.raw_parquet_dir / "_intraday_batches" / raw_parquet.PART
+        ledger = raw_parquet.ledger_file(settings.raw_parquet_dir, "_intraday_batches")
         if not ledger.exists():
             return None
-        return duckdb.connect().execute(
-            "select max(batch_day) from read_parquet(?) where status = 'loaded'",
-            [str(ledger)]).fetchone()[0]
+        with duckdb.connect() as con:
+            return con.execute(newest.format("read_parquet(?)"), [str(ledger)]).fetchone()[0]
     if not settings.warehouse_path.exists():
         return None
     with connection(settings.warehouse_path, read_only=True) as con:
         try:
-            return con.execute("select max(batch_day) from raw._intraday_batches "
-                               "where status = 'loaded'").fetchone()[0]
+            return con.execute(newest.format("raw._intraday_batches")).fetchone()[0]
         except duckdb.CatalogException:
             return None

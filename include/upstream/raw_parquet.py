@@ -52,7 +52,6 @@ from upstream.warehouse import sql_literal
 log = logging.getLogger(__name__)
 
 PART = "part-0.parquet"
-CATALOGUE = RAW_CATALOGUE  # one JSON line per current load
 # ledgers copied whole, every sync: the models read the first two (reports.vocabulary_report),
 # a Spark run its as-of date from the third (upstream.intraday.newest_day)
 LEDGERS = ("_quarantine", "_load_manifest", "_intraday_batches")
@@ -70,6 +69,11 @@ class SyncReport:
 
 def load_dir(root: Path, table: str, load_id: str) -> Path:
     return root / table / f"load_id={load_id}"
+
+
+def ledger_file(root: Path, ledger: str) -> Path:
+    """The whole-table copy of one of :data:`LEDGERS`."""
+    return root / ledger / PART
 
 
 def file_rows(path: Path) -> int | None:
@@ -107,26 +111,33 @@ def current_loads(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, int]]:
 
 
 def _write(con: duckdb.DuckDBPyConnection, table: str, load_id: str, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
     _copy(con, f"select * from raw.{quote_ident(table)} where _load_id = {sql_literal(load_id)}",
           target)
 
 
-def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
-    """``query`` into ``target``: a hidden temporary file, fsynced, renamed in one step."""
-    tmp = target.with_name(f".{target.name}.tmp")
-    con.execute(f"copy ({query}) to {sql_literal(str(tmp))} (format parquet, compression zstd)")
+def _temporary(target: Path) -> Path:
+    """Where ``target`` is written first: hidden from every reader (module docstring)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target.with_name(f".{target.name}.tmp")
+
+
+def _rename_in(tmp: Path, target: Path) -> None:
     with open(tmp, "rb") as fh:  # the bytes are on disk before the name says they are there
         os.fsync(fh.fileno())
     os.replace(tmp, target)
 
 
+def _copy(con: duckdb.DuckDBPyConnection, query: str, target: Path) -> None:
+    """``query`` into ``target``: a hidden temporary file, fsynced, renamed in one step."""
+    tmp = _temporary(target)
+    con.execute(f"copy ({query}) to {sql_literal(str(tmp))} (format parquet, compression zstd)")
+    _rename_in(tmp, target)
+
+
 def _replace_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = _temporary(path)
     tmp.write_text(text)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    _rename_in(tmp, path)
 
 
 def sync(con: duckdb.DuckDBPyConnection, root: Path) -> SyncReport:
@@ -146,13 +157,11 @@ def sync(con: duckdb.DuckDBPyConnection, root: Path) -> SyncReport:
     held = {r[0] for r in con.execute("select table_name from duckdb_tables() "
                                       "where schema_name = 'raw'").fetchall()}
     for ledger in (name for name in LEDGERS if name in held):  # small; whole, erasures included
-        target = root / ledger / PART
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _copy(con, f"select * from raw.{ledger}", target)
+        _copy(con, f"select * from raw.{ledger}", ledger_file(root, ledger))
     report.tables = len(loads)
     lines = [json.dumps({"table": table, "load_id": load_id, "rows": rows})
              for table, current in sorted(loads.items()) for load_id, rows in sorted(current.items())]
-    _replace_text(root / CATALOGUE, "".join(line + "\n" for line in lines))
+    _replace_text(root / RAW_CATALOGUE, "".join(line + "\n" for line in lines))
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         if folder.name in LEDGERS:
             continue
@@ -175,7 +184,7 @@ def sync(con: duckdb.DuckDBPyConnection, root: Path) -> SyncReport:
 
 def read_catalogue(root: Path) -> dict[str, dict[str, int]]:
     """Per table, the current load ids and rows of the last completed sync."""
-    path = root / CATALOGUE
+    path = root / RAW_CATALOGUE
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: no raw Parquet layer has been written "
                                 "(UPSTREAM_RAW_PARQUET, or UPSTREAM_ENGINE=spark; then "

@@ -14,6 +14,7 @@ and ``.env.example`` are checked against it by a test, and dbt receives its valu
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -106,8 +107,6 @@ UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
 
 def java_memory(limit: str) -> str:
     """A DuckDB memory limit ('6GB', '6144MB', '6GiB') as a JVM size in megabytes ('5722m')."""
-    import re
-
     match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", limit)
     if not match or match.group(2).upper() not in UNITS:
         raise ValueError(f"memory limit {limit!r} is not a size like 6GB, 6144MB or 6GiB")
@@ -161,9 +160,10 @@ def _bool(name: str, env: Mapping[str, str]) -> bool | None:
     raw = _text(name, env)
     if raw is None:
         return None
-    if raw.strip().lower() in {"1", "true", "yes", "on"}:
+    word = raw.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
         return True
-    if raw.strip().lower() in {"0", "false", "no", "off"}:
+    if word in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"setting {name}={raw!r} is not a yes/no value (true/false, 1/0, on/off)")
 
@@ -225,10 +225,9 @@ class Settings:
 
     @property
     def raw_parquet(self) -> bool:
-        """Whether ingest and erasure keep the raw Parquet layer (upstream.ingest.parquet)."""
-        if self.raw_parquet_setting is not None:
-            return self.raw_parquet_setting or self.engine == "spark"
-        return self.engine == "spark"
+        """Whether ingest and erasure keep the raw Parquet layer (upstream.raw_parquet): asked
+        for, or needed by the spark engine."""
+        return bool(self.raw_parquet_setting) or self.engine == "spark"
 
     @property
     def raw_parquet_dir(self) -> Path:
@@ -243,6 +242,11 @@ class Settings:
     def spark_dir(self) -> Path:
         """The spark engine's warehouse (managed tables) and embedded metastore."""
         return self.data_dir / "spark"
+
+    @property
+    def spark_warehouse(self) -> Path:
+        """Where the spark engine's tables are: ``<schema>.db/<table>/`` (upstream.spark)."""
+        return self.spark_dir / "warehouse"
 
     @property
     def duckdb_limits(self) -> dict[str, str]:
@@ -317,7 +321,7 @@ class Settings:
             "UPSTREAM_RAW_PARQUET_DIR": str(self.raw_parquet_dir),
             "UPSTREAM_RAW_CATALOGUE": str(self.raw_parquet_dir / RAW_CATALOGUE),
             "UPSTREAM_SPARK_MASTER": self.spark_master,
-            "UPSTREAM_SPARK_WAREHOUSE": str(self.spark_dir / "warehouse"),
+            "UPSTREAM_SPARK_WAREHOUSE": str(self.spark_warehouse),
             "UPSTREAM_SPARK_METASTORE": str(self.spark_dir / "metastore_db"),
             # local mode: the driver is the executor, held to the warehouse's memory limit
             "UPSTREAM_SPARK_DRIVER_MEMORY": java_memory(self.duckdb_limits["memory_limit"]),

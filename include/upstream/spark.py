@@ -76,7 +76,7 @@ def exported_sql(settings: Settings, name: str) -> str:
 
 
 def table_dir(settings: Settings, schema: str, name: str) -> Path:
-    return settings.spark_dir / "warehouse" / f"{schema}.db" / name
+    return settings.spark_warehouse / f"{schema}.db" / name
 
 
 def relation_sql(settings: Settings, schema: str, name: str) -> str:

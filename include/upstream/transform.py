@@ -156,13 +156,15 @@ def _suspect_deliveries(settings: Settings, limit: int = 10) -> str:
     model cannot cast, say) came in with one of them."""
     try:
         with connection(settings.warehouse_path, read_only=True) as con:
-            try:
-                since = con.execute("select max(finished_at) from audit.dbt_runs").fetchone()[0]
-            except duckdb.CatalogException:
-                since = None
-            if settings.engine == "spark":
+            if settings.engine == "spark":  # its runs are not in the warehouse
                 last = _spark_last_run(settings)
                 since = datetime.fromisoformat(last["finished_at"]) if last else None
+            else:
+                try:
+                    since = con.execute("select max(finished_at) from audit.dbt_runs"
+                                        ).fetchone()[0]
+                except duckdb.CatalogException:
+                    since = None
             files = [r[0] for r in con.execute(
                 "select path from raw._load_manifest where status = 'loaded' and "
                 "finished_at > coalesce(?, '-infinity'::timestamptz) "
