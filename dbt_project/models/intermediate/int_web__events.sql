@@ -7,7 +7,8 @@
     on_schema_change='fail'
 ) }}
 
-with events as (
+-- not materialized: the deduplication reads it three times (keys, unique rows, repeated rows)
+with events as {{ not_materialized() }} (
     select * from {{ ref('stg_web__events') }}
     {% if is_incremental() %}
         where
@@ -20,7 +21,7 @@ with events as (
 ),
 
 first_delivery as (
-    {{ deduplicated('events', 'event_id', '_loaded_at, _source_file, _record_no') }}
+    {{ deduplicated_mostly_unique('events', 'event_id', '_loaded_at, _source_file, _record_no') }}
 ),
 
 final as (

@@ -1,9 +1,9 @@
-with source as (
+with source as {{ not_materialized() }} (
     select * from {{ source('erp', 'erp_delivery_notes') }}
 ),
 
 latest as (
-    {{ deduplicated('source', 'delivery_id', '_source_file desc, _record_no desc') }}
+    {{ deduplicated_mostly_unique('source', 'delivery_id', '_source_file desc, _record_no desc') }}
 ),
 
 final as (

@@ -1,12 +1,14 @@
 -- One row per order line; a re-sent line keeps the newest delivery (and its _loaded_at).
 -- Amounts in order currency.
 -- Category, size, colour, material and fit are normalised (macros/normalise.sql).
-with source as (
+with source as {{ not_materialized() }} (
     select * from {{ source('erp', 'erp_order_lines') }}
 ),
 
 latest as (
-    {{ deduplicated('source', 'order_line_id', '_source_file desc, _record_no desc') }}
+    {{ deduplicated_mostly_unique(
+        'source', 'order_line_id', '_source_file desc, _record_no desc'
+    ) }}
 ),
 
 final as (

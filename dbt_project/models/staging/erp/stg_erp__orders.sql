@@ -2,12 +2,12 @@
 -- the ERP renamed `channel` to `sales_channel`, the new name arrives in the _extra overflow
 -- column. The shipping country is normalised to ISO 3166-1 alpha-2 (null when unknown; the
 -- delivered value stays in shipping_country_raw and is reported in reports.vocabulary_report).
-with source as (
+with source as {{ not_materialized() }} (
     select * from {{ source('erp', 'erp_orders') }}
 ),
 
 latest as (
-    {{ deduplicated('source', 'order_id', '_source_file desc, _record_no desc') }}
+    {{ deduplicated_mostly_unique('source', 'order_id', '_source_file desc, _record_no desc') }}
 ),
 
 final as (

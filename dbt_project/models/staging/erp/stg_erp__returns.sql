@@ -1,12 +1,12 @@
 -- One row per return. reason_code is canonical (seeds/return_reasons.csv): the delivered code,
 -- else the free text, mapped through the codes and seeds/value_synonyms.csv; what neither maps is
 -- 'other', with the delivered text kept in reason_raw and reported (reports.vocabulary_report).
-with source as (
+with source as {{ not_materialized() }} (
     select * from {{ source('erp', 'erp_returns') }}
 ),
 
 latest as (
-    {{ deduplicated('source', 'return_id', '_source_file desc, _record_no desc') }}
+    {{ deduplicated_mostly_unique('source', 'return_id', '_source_file desc, _record_no desc') }}
 ),
 
 final as (
