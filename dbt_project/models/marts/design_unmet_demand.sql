@@ -1,17 +1,13 @@
 -- What customers look for and cannot get: searches without results, product views of sizes
--- that are out of stock, carts abandoned without checkout. Bots excluded; rows with fewer than
--- min_group_size distinct visitors are suppressed (privacy).
+-- that are out of stock, carts abandoned without checkout (flagged in int_web__unmet_events).
+-- Bots excluded; rows with fewer than min_group_size distinct visitors are suppressed
+-- (privacy).
 {% set k = var('min_group_size') | int %}
-with events as (
-    select * from {{ ref('int_web__events_attributed') }}
-),
-
-products as (
-    select * from {{ ref('stg_catalogue__products') }}
-),
-
-flagged as (
-    {{ unmet_demand_flags('events', 'products') }}
+with flagged as (
+    select
+        unmet.*,
+        {{ abandoned_cart_add() }} as is_abandoned_cart_add
+    from {{ ref('int_web__unmet_events') }} as unmet
 ),
 
 zero_result_searches as (

@@ -23,13 +23,14 @@ purchases as (
     select * from {{ ref('int_customer_purchases') }}
 ),
 
-events as {{ not_materialized() }} (
+events as (
     select * from {{ ref('int_web__events_attributed') }}
     where occurred_at < date '{{ as_of }}'
 ),
 
-products as (
-    select * from {{ ref('stg_catalogue__products') }}
+unmet_events as (
+    select * from {{ ref('int_web__unmet_events') }}
+    where occurred_at < date '{{ as_of }}'
 ),
 
 -- typed nested columns: category -> {size, confidence}, and what the size rests on
@@ -102,21 +103,27 @@ top_options as (
     group by person_id
 ),
 
-flagged as (
-    {{ unmet_demand_flags('events', 'products') }}
-),
-
+-- unmet demand as flagged by int_web__unmet_events, as of the run
 unmet as (
     select
-        person_id,
-        count(*) filter (where is_search_without_results) as zero_result_searches,
+        unmet.person_id,
+        count(*) filter (where unmet.is_search_without_results) as zero_result_searches,
         -- a query holding an email, phone, card number or IBAN is personal data, not a need
-        {{ sorted_distinct_list('search_query', 'is_search_without_results and not '
-                                ~ contains_personal_data('search_query')) }} as unmet_queries,
-        count(*) filter (where is_view_of_out_of_stock_size) as out_of_stock_size_views,
-        count(*) filter (where is_abandoned_cart_add) as abandoned_cart_items,
+        {{ sorted_distinct_list('unmet.search_query', 'unmet.is_search_without_results and not '
+                                ~ contains_personal_data('unmet.search_query')) }}
+            as unmet_queries,
+        count(*) filter (where unmet.is_view_of_out_of_stock_size) as out_of_stock_size_views,
+        count(*) filter (where {{ abandoned_cart_add(as_of) }}) as abandoned_cart_items
+    from unmet_events as unmet
+    where unmet.is_known_customer
+    group by unmet.person_id
+),
+
+web_activity as (
+    select
+        person_id,
         max(occurred_at) as last_web_activity_at
-    from flagged
+    from events
     where is_known_customer
     group by person_id
 ),
@@ -156,13 +163,14 @@ final as (
         purchases.recency_days::integer as recency_days,
         purchases.rfm_score,
         coalesce(purchases.lifecycle_stage, 'prospect') as lifecycle_stage,
-        greatest(purchases.last_order_at, unmet.last_web_activity_at) as last_activity_at
+        greatest(purchases.last_order_at, web_activity.last_web_activity_at) as last_activity_at
     from golden
     left join sizes on golden.person_id = sizes.person_id
     left join affinities on golden.person_id = affinities.person_id
     left join purchases on golden.person_id = purchases.person_id
     left join top_options on golden.person_id = top_options.person_id
     left join unmet on golden.person_id = unmet.person_id
+    left join web_activity on golden.person_id = web_activity.person_id
 )
 
 select * from final
