@@ -7,8 +7,11 @@
     on_schema_change='fail'
 ) }}
 
--- not materialized: the deduplication reads it three times (keys, unique rows, repeated rows)
-with events as {{ not_materialized() }} (
+-- A full refresh reads all of raw three times (keys, unique rows, repeated rows: see
+-- deduplicated_mostly_unique), so not materialized; a daily run deduplicates only its new rows,
+-- where one window costs less than three reads through the anti-join with the known ids
+-- (SF 10 day: 10.2 s against 13.4 s).
+with events as {% if not is_incremental() %}{{ not_materialized() }}{% endif %} (
     select * from {{ ref('stg_web__events') }}
     {% if is_incremental() %}
         where
@@ -21,7 +24,12 @@ with events as {{ not_materialized() }} (
 ),
 
 first_delivery as (
-    {{ deduplicated_mostly_unique('events', 'event_id', '_loaded_at, _source_file, _record_no') }}
+    {% set first_delivery = '_loaded_at, _source_file, _record_no' %}
+    {% if is_incremental() %}
+        {{ deduplicated('events', 'event_id', first_delivery) }}
+    {% else %}
+        {{ deduplicated_mostly_unique('events', 'event_id', first_delivery) }}
+    {% endif %}
 ),
 
 final as (
