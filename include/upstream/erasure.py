@@ -256,6 +256,10 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                ("intermediate", "int_web__events_attributed",
                 "anonymous_id in (select unnest(?::varchar[])) or "
                 "event_id in (select unnest(?::varchar[]))", [anons, events]),
+               # rebuilt each run, but it holds their search queries until then
+               ("intermediate", "int_web__unmet_events",
+                "event_id in (select unnest(?::varchar[])) or "
+                "person_id in (select unnest(?::varchar[]))", [events, [f"anon:{a}" for a in anons]]),
                ("intermediate", "int_web__events_attributed__map",
                 "identifier in (select unnest(?::varchar[]))", [identifiers]),
                ("intermediate", "int_order_lines__enriched",

@@ -76,6 +76,7 @@ def test_an_erasure_request_forgets_the_person_everywhere(warehouse, person, cap
                           ("snapshots.snp_crm__customers", "customer_id"),
                           ("intermediate.int_web__events", "customer_id"),
                           ("intermediate.int_web__events_attributed", "person_id"),
+                          ("intermediate.int_web__unmet_events", "person_id"),
                           ("intermediate.int_customer_needs", "customer_id"),
                           ("marts.customer_needs", "customer_id")]:
         assert _one(wh, f"select count(*) from {table} where {column} = ?", [person]) == 0, table
@@ -251,7 +252,9 @@ def test_after_an_erasure_running_sums_equal_a_full_refresh(warehouse):
         select m.person_id, substr(m.identifier, 5) from intermediate.int_identity__map m
         where m.identifier like 'crm:%' and substr(m.identifier, 5) <> m.person_id
           and m.person_id in (select person_id from intermediate.int_customer_signals)
-          and exists (select 1 from raw.web_events w where w.customer_id = substr(m.identifier, 5))
+          and exists (select 1 from intermediate.int_web__events w
+                      join intermediate.int_web__unmet_events u on u.event_id = w.event_id
+                      where w.customer_id = substr(m.identifier, 5))
         order by 1 limit 1""").fetchone()
     signals = ("select person_id, attribute, value, weight "
                "from intermediate.int_customer_signals order by all")
@@ -260,7 +263,12 @@ def test_after_an_erasure_running_sums_equal_a_full_refresh(warehouse):
     events = [r[0] for r in duckdb.connect(str(wh), read_only=True).execute(
         "select event_id from intermediate.int_web__events where customer_id = ?",
         [record]).fetchall()]
+    flagged = ("select count(*) from intermediate.int_web__unmet_events "
+               "where event_id in (select unnest(?::varchar[]))")
+    assert _one(wh, flagged, [events]) > 0
     erase(settings, [record], via="request")
+    # the unmet-demand flags are rebuilt by the next run, and hold no search of theirs until then
+    assert _one(wh, flagged, [events]) == 0
     run_dbt(settings, ["build"], as_of=AS_OF)
     with duckdb.connect(str(wh), read_only=True) as con:
         # the erased record's events left the attribution too (an incremental table)
