@@ -196,18 +196,28 @@ def _own_browsers(con: duckdb.DuckDBPyConnection, candidates: list[str],
         order by 1""", [sorted(set(candidates)), erased])
 
 
+def _matching(conditions: list[tuple[str, list]]) -> tuple[str, list] | None:
+    """One ``where`` (and its parameters) for the conditions, each SQL whose ``?`` are lists of
+    identifiers, that can match a row; None when none can. A condition whose lists are all
+    empty matches nothing (``x in ()``) yet its statement would scan the whole table (57 M raw
+    web events at SF 10), so it is left out."""
+    live = [(sql, params) for sql, params in conditions if any(params)]
+    if not live:
+        return None
+    return " or ".join(f"({sql})" for sql, _ in live), [p for _, params in live for p in params]
+
+
 def _purge_raw(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                purged: dict[str, int]) -> None:
     for table, targets in RAW_TARGETS.items():
         if not _table_exists(con, "raw", table):
             continue
-        # only the identifier kinds that have values: `x in ()` matches nothing, and each
-        # statement scans its whole table (57 M raw web events at SF 10)
-        targets = [(kind, column) for kind, column in targets if found[kind]]
-        if not targets:
+        matching = _matching([(f"{column} in (select unnest(?::varchar[]))", [found[kind]])
+                              for kind, column in targets])
+        if matching is None:
+            purged[f"raw.{table}"] = 0
             continue
-        where = " or ".join(f"{column} in (select unnest(?::varchar[]))" for _, column in targets)
-        params = [found[kind] for kind, _ in targets]
+        where, params = matching
         gone = Counter(r[0] for r in con.execute(
             f"delete from raw.{table} where {where} returning _source_file", params).fetchall())
         for source_file, n in sorted(gone.items()):
@@ -283,18 +293,17 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
     base = {(s, t) for s, t in con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_type = 'BASE TABLE'").fetchall()}
-    per_table: dict[tuple[str, str], tuple[list[str], list]] = {}
+    per_table: dict[tuple[str, str], list[tuple[str, list]]] = {}
     for schema, table, where, params in targets:
-        if not any(params):  # nothing to match: no scan (an ingest forgets a few orders)
+        per_table.setdefault((schema, table), []).append((where, params))
+    for (schema, table), conditions in per_table.items():
+        if (schema, table) not in base:
             continue
-        wheres, values = per_table.setdefault((schema, table), ([], []))
-        wheres.append(f"({where})")
-        values.extend(params)
-    for (schema, table), (wheres, params) in per_table.items():
-        if (schema, table) in base:  # one scan per table, whatever makes its rows the person's
-            n = con.execute(f"delete from {schema}.{table} where {' or '.join(wheres)}",
-                            params).fetchone()[0]
-            purged[f"{schema}.{table}"] = purged.get(f"{schema}.{table}", 0) + n
+        # one scan per table, whatever makes its rows the person's; none when nothing can match
+        matching = _matching(conditions)
+        n = 0 if matching is None else con.execute(
+            f"delete from {schema}.{table} where {matching[0]}", matching[1]).fetchone()[0]
+        purged[f"{schema}.{table}"] = purged.get(f"{schema}.{table}", 0) + n
 
 
 def _purge_publications(settings: Settings, person_ids: list[str], request: str,

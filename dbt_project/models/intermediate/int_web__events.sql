@@ -24,11 +24,11 @@ with events as {% if not is_incremental() %}{{ not_materialized() }}{% endif %} 
 ),
 
 first_delivery as (
-    {% set first_delivery = '_loaded_at, _source_file, _record_no' %}
+    {% set delivery_order = '_loaded_at, _source_file, _record_no' %}
     {% if is_incremental() %}
-        {{ deduplicated('events', 'event_id', first_delivery) }}
+        {{ deduplicated('events', 'event_id', delivery_order) }}
     {% else %}
-        {{ deduplicated_mostly_unique('events', 'event_id', first_delivery) }}
+        {{ deduplicated_mostly_unique('events', 'event_id', delivery_order) }}
     {% endif %}
 ),
 
