@@ -13,7 +13,8 @@ or from outside it (``upstream privacy erase <crm id> --ticket T``). For each er
 2. **Purge.** Their rows leave the warehouse: raw tables (each file's manifest row counts them
    in ``rows_erased``, so ``rows in raw = rows_loaded - rows_erased`` stays checkable), the text
    of quarantined lines that mention them (the rows stay, so counts still add up), the SCD2
-   snapshot, and the derived tables (rebuilt by the next run without them).
+   snapshot, and the derived tables (rebuilt by the next run without them). The same
+   transaction marks their hashes in ``raw._erasure_applied``: a purge that committed.
 3. **Publications.** Every kept published version that still holds them (per-customer feeds
    under their pseudonymous key) is rewritten without them, re-checksummed and recorded in
    ``history.jsonl``; unpublished candidates holding them are removed. ``rollback`` can
@@ -394,17 +395,38 @@ def _rewrite_version(folder: Path, keys: list[str], feeds: set[str]) -> int:
     return removed
 
 
+# the keyed hashes whose purge committed, written in the purge's own transaction: the ledger
+# (a file) is written first, so a hash in it alone may belong to a purge that crashed
+APPLIED_DDL = ("create table if not exists raw._erasure_applied (hash varchar not null, "
+               "request varchar not null, applied_at timestamptz not null)")
+
+
+def _applied(con: duckdb.DuckDBPyConnection, hashes: list[str]) -> set[str]:
+    """Those of ``hashes`` whose purge has committed in this warehouse."""
+    if not hashes or not _table_exists(con, "raw", "_erasure_applied"):
+        return set()
+    return set(_values(con, "select distinct hash from raw._erasure_applied "
+                            "where hash in (select unnest(?::varchar[]))", [hashes]))
+
+
 def _forget(settings: Settings, con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
             report: ErasureReport, *, ticket: str | None) -> None:
-    """Record ``found`` in the ledger, then purge it from the warehouse in one transaction."""
+    """Record ``found`` in the ledger, then purge it from the warehouse in one transaction,
+    which also marks its hashes applied (``raw._erasure_applied``)."""
+    identifiers = {f"{kind}:{v}" for kind, values in found.items() for v in values}
     # the ledger first: a crash after it leaves rows that the next erase or ingest purges
-    report.new_hashes += _record(settings, {f"{kind}:{v}" for kind, values in found.items()
-                                            for v in values}, via=report.via, ticket=ticket,
+    report.new_hashes += _record(settings, identifiers, via=report.via, ticket=ticket,
                                  request=report.request)
+    key = erasure_secret(settings)
+    hashes = sorted({identifier_hash(key, i) for i in identifiers})
     con.begin()
     try:
         _purge_raw(con, found, report.rows_purged)
         _purge_derived(con, found, report.rows_purged)
+        con.execute(APPLIED_DDL)
+        con.execute("insert into raw._erasure_applied select hash, ?, current_timestamp "
+                    "from (select unnest(?::varchar[]) as hash) where hash not in "
+                    "(select hash from raw._erasure_applied)", [report.request, hashes])
         con.commit()
     except BaseException:
         con.rollback()
@@ -449,12 +471,20 @@ def forget_derived(settings: Settings, con: duckdb.DuckDBPyConnection,
                    identifiers: set[str]) -> ErasureReport | None:
     """After an ingest that dropped an erased person's rows: record the orders, order lines and
     own browsers (:func:`_own_browsers`) those rows named, and purge what of them other files
-    already loaded, so the result is the same whether the CRM delete or the data came first."""
+    already loaded, so the result is the same whether the CRM delete or the data came first.
+    Identifiers whose purge committed (``raw._erasure_applied``) are skipped."""
     found: dict[str, list[str]] = {"crm": [], "email": [], "order": [], "order_line": [],
                                    "anon": []}
-    for identifier in identifiers:
-        kind, _, value = identifier.partition(":")
-        if kind in DERIVED_KINDS:
+    key = erasure_secret(settings)
+    derived = {i: identifier_hash(key, i) for i in identifiers
+               if i.partition(":")[0] in DERIVED_KINDS}
+    # an identifier whose purge committed has nothing left to purge: what arrives for it since
+    # is dropped at ingest (the day's web file carries the browsers the same day's CRM deletes
+    # just erased; purging them again rescanned 57 M raw events and the derived events at SF 10)
+    done = _applied(con, sorted(derived.values()))
+    for identifier, hashed in derived.items():
+        if hashed not in done:
+            kind, _, value = identifier.partition(":")
             found[kind].append(value)
     if not any(found.values()):
         return None

@@ -220,6 +220,39 @@ def test_a_crm_delete_forgets_the_same_rows_whichever_source_loads_first(setting
     assert sum(len(entry["hashes"]) for entry in ledger) == 3  # crm:C1, its email, browser A
 
 
+def test_an_ingest_purges_an_erased_identifier_again_only_if_its_purge_did_not_commit(settings):
+    from upstream.erasure import forget_derived
+
+    _hand_built_landing(settings.landing_dir)
+    days = [date(2026, 11, 1), date(2026, 11, 2)]
+    for source in ("web", "crm"):  # day 2's CRM delete purges C1's own browser A from raw
+        ingest_source(settings, source, days)
+    # day 3: A browses again; its event is dropped at ingest, and A has nothing left to purge
+    day3 = settings.landing_dir / "web" / "2026-11-03"
+    day3.mkdir(parents=True)
+    with gzip.open(day3 / "events_20261103.ndjson.gz", "wt") as fh:
+        fh.write(json.dumps({"event_id": "2026-11-03-0", "event_type": "page_view",
+                             "occurred_at": "2026-11-03T10:00:00+01:00", "anonymous_id": "A"})
+                 + "\n")
+    report = ingest_source(settings, "web", [date(2026, 11, 3)])
+    assert [(f.rows_read, f.rows_erased) for f in report.files] == [(1, 1)]
+    assert report.files[0].erased_identifiers == {"anon:A"}
+    con = duckdb.connect(str(settings.warehouse_path))
+    try:
+        assert forget_derived(settings, con, {"anon:A"}) is None  # applied: no purge, no scan
+        # a purge that crashed after writing the ledger left A's event and marked nothing
+        con.execute("delete from raw._erasure_applied")
+        con.execute("insert into raw.web_events (event_id, anonymous_id, _load_id, _source_file) "
+                    "values ('left-over', 'A', 'x', 'web/2026-11-01/events_20261101.ndjson.gz')")
+        forgot = forget_derived(settings, con, {"anon:A"})
+        assert forgot is not None and forgot.rows_purged["raw.web_events"] == 1
+        assert con.execute("select count(*) from raw.web_events where anonymous_id = 'A'"
+                           ).fetchone()[0] == 0
+        assert con.execute("select count(*) from raw._erasure_applied").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
 def test_quarantined_text_is_forgotten_where_an_identifier_is_a_whole_token():
     from upstream.erasure import _purge_raw
 
