@@ -68,6 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(default: a quarter of the machine's RAM, at least 1 GB)"),
     Setting("UPSTREAM_INGEST_WORKERS", "2", "files loaded in parallel (each in its own "
             "transaction)"),
+    Setting("UPSTREAM_INGEST_ALONE_MB", "64", "an NDJSON file at least this large (MB on "
+            "disk) loads alone, before the others: its parse already runs on every core"),
     Setting("UPSTREAM_MAX_SHRINK", "0.5", "largest share a feed may shrink against the last "
             "good publication"),
     Setting("UPSTREAM_MAX_DATA_AGE_DAYS", "2", "freshness: newest source data vs the interval "
@@ -197,6 +199,7 @@ class Settings:
     demand_window_days: int
     keep_versions: int = int(DEFAULTS["UPSTREAM_KEEP_VERSIONS"])
     ingest_workers: int = int(DEFAULTS["UPSTREAM_INGEST_WORKERS"])
+    ingest_alone_mb: float = float(DEFAULTS["UPSTREAM_INGEST_ALONE_MB"])
     max_shrink: float = float(DEFAULTS["UPSTREAM_MAX_SHRINK"])
     max_data_age_days: int = int(DEFAULTS["UPSTREAM_MAX_DATA_AGE_DAYS"])
     alert_webhook: str | None = None
@@ -347,6 +350,7 @@ def get_settings() -> Settings:
         demand_window_days=_int("UPSTREAM_DEMAND_WINDOW_DAYS", env),
         keep_versions=max(1, _int("UPSTREAM_KEEP_VERSIONS", env)),
         ingest_workers=max(1, _int("UPSTREAM_INGEST_WORKERS", env)),
+        ingest_alone_mb=_float("UPSTREAM_INGEST_ALONE_MB", env),
         max_shrink=_float("UPSTREAM_MAX_SHRINK", env),
         max_data_age_days=_int("UPSTREAM_MAX_DATA_AGE_DAYS", env),
         alert_webhook=_text("UPSTREAM_ALERT_WEBHOOK", env),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import time
 from dataclasses import replace
 from datetime import date
 
@@ -214,6 +215,33 @@ def test_crash_between_files_rerun_loads_only_the_rest(settings, monkeypatch, wo
                            "from raw.erp_order_lines") == [(True,)]
     assert _rows(settings, "select count(*) from raw.erp_order_lines") == [
         (summary.rows["erp_order_lines"],)], "every line exactly once after the rerun"
+
+
+def test_large_ndjson_files_load_one_at_a_time_and_the_rest_in_parallel(settings, monkeypatch):
+    import threading
+
+    days = [date(2026, 11, d) for d in (1, 2, 3)]
+    generate(settings.landing_dir, seed=9, sf=0.001, days=3)
+    real, lock, running, most = load_mod.load_file, threading.Lock(), [0], {}
+
+    def counting(con, contract, path, **kwargs):
+        with lock:
+            running[0] += 1
+            most[contract.format] = max(most.get(contract.format, 0), running[0])
+        try:
+            time.sleep(0.2)  # long enough for a parallel worker to overlap
+            return real(con, contract, path, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(run_mod, "load_file", counting)
+    # every web file counts as large here: they load one after the other
+    small = replace(settings, ingest_workers=2, ingest_alone_mb=0)
+    web = ingest_source(small, "web", days)
+    orders = ingest_source(small, "orders", days)
+    assert most == {"ndjson": 1, "csv": 2}
+    assert len(web.files) == 3 and {f.status for f in web.files + orders.files} == {"loaded"}
 
 
 def test_backfill_of_three_days_equals_three_daily_runs(settings, tmp_path, monkeypatch):
