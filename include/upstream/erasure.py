@@ -105,12 +105,17 @@ def ledger_hashes(settings: Settings) -> set[str]:
     return hashes
 
 
-def _record(settings: Settings, identifiers: set[str], *, via: str, ticket: str | None,
-            request: str) -> int:
-    """Append the identifiers' hashes not yet in the ledger (each is recorded once)."""
+def _hashes(settings: Settings, identifiers: set[str]) -> dict[str, str]:
+    """Each typed identifier's keyed ledger hash."""
     key = erasure_secret(settings)
+    return {i: identifier_hash(key, i) for i in identifiers}
+
+
+def _record(settings: Settings, hashes: set[str], *, via: str, ticket: str | None,
+            request: str) -> int:
+    """Append the hashes (:func:`_hashes`) not yet in the ledger (each is recorded once)."""
     known = ledger_hashes(settings)
-    new = sorted({identifier_hash(key, i) for i in identifiers} - known)
+    new = sorted(hashes - known)
     if not new:
         return 0
     path = settings.erasure_ledger
@@ -413,12 +418,11 @@ def _forget(settings: Settings, con: duckdb.DuckDBPyConnection, found: dict[str,
             report: ErasureReport, *, ticket: str | None) -> None:
     """Record ``found`` in the ledger, then purge it from the warehouse in one transaction,
     which also marks its hashes applied (``raw._erasure_applied``)."""
-    identifiers = {f"{kind}:{v}" for kind, values in found.items() for v in values}
+    hashes = sorted(set(_hashes(settings, {f"{kind}:{v}" for kind, values in found.items()
+                                           for v in values}).values()))
     # the ledger first: a crash after it leaves rows that the next erase or ingest purges
-    report.new_hashes += _record(settings, identifiers, via=report.via, ticket=ticket,
+    report.new_hashes += _record(settings, set(hashes), via=report.via, ticket=ticket,
                                  request=report.request)
-    key = erasure_secret(settings)
-    hashes = sorted({identifier_hash(key, i) for i in identifiers})
     con.begin()
     try:
         _purge_raw(con, found, report.rows_purged)
@@ -442,8 +446,9 @@ def erase(settings: Settings, crm_ids: list[str], *, via: str, ticket: str | Non
         raise ValueError("nothing to erase: give at least one CRM id")
     report = ErasureReport(str(uuid.uuid4()), via, len(ids), 0)
     if con is None and not settings.warehouse_path.exists():
-        report.new_hashes = _record(settings, {f"crm:{i}" for i in ids}, via=via,
-                                    ticket=ticket, request=report.request)
+        report.new_hashes = _record(settings, set(_hashes(settings, {f"crm:{i}" for i in ids})
+                                                  .values()), via=via, ticket=ticket,
+                                    request=report.request)
     else:
         own = con is None
         con = con or connect(settings.warehouse_path, limits=settings.duckdb_limits)
@@ -475,9 +480,7 @@ def forget_derived(settings: Settings, con: duckdb.DuckDBPyConnection,
     Identifiers whose purge committed (``raw._erasure_applied``) are skipped."""
     found: dict[str, list[str]] = {"crm": [], "email": [], "order": [], "order_line": [],
                                    "anon": []}
-    key = erasure_secret(settings)
-    derived = {i: identifier_hash(key, i) for i in identifiers
-               if i.partition(":")[0] in DERIVED_KINDS}
+    derived = _hashes(settings, {i for i in identifiers if i.partition(":")[0] in DERIVED_KINDS})
     # an identifier whose purge committed has nothing left to purge: what arrives for it since
     # is dropped at ingest (the day's web file carries the browsers the same day's CRM deletes
     # just erased; purging them again rescanned 57 M raw events and the derived events at SF 10)

@@ -117,11 +117,13 @@ def _loads_alone(settings: Settings, contract: Contract, path: Path) -> bool:
 
 def _load_wave(con, settings: Settings, plan: list, wave: list[int],
                results: dict[int, FileResult], ledger: tuple[str, list[str]] | None) -> None:
-    alone = [i for i in wave if settings.ingest_workers == 1 or _loads_alone(
-        settings, plan[i][1], plan[i][2])]
+    alone, together = [], []
+    for i in wave:
+        sequential = settings.ingest_workers == 1 or _loads_alone(settings, *plan[i][1:3])
+        (alone if sequential else together).append(i)
     for i in alone:  # strictly one after the other, stop at the first error
         results[i] = _load_one(con, settings, *plan[i], ledger)
-    wave = [i for i in wave if i not in set(alone)]
+    wave = together
     if not wave:
         return
     errors: dict[int, BaseException] = {}
