@@ -23,7 +23,12 @@ pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ROOT / "scripts" / "services.sh"
-LOGICAL_DATE = "2026-11-04T00:00:00Z"  # covers 2026-11-03; full refresh loads 11-01..11-03
+# The full refresh loads three days that end three days ago and its run covers the last of
+# them; the later tests deliver yesterday. Relative to today, so `design_demand`'s window
+# (UPSTREAM_DEMAND_WINDOW_DAYS) always holds both: fixed dates fell out of it with the calendar
+# and the max-shrink gate then, rightly, refused the later publications.
+FIRST_DAY = datetime.now(UTC).date() - timedelta(days=5)
+LOGICAL_DATE = f"{FIRST_DAY + timedelta(days=3)}T00:00:00Z"
 
 
 class Api(AirflowApi):
@@ -66,7 +71,8 @@ def services():
         **os.environ, "UPSTREAM_DATA_DIR": str(root / "data"),
         "UPSTREAM_PUBLISHED_DIR": str(root / "pub"), "UPSTREAM_PSEUDONYM_SECRET": "system-test",
         "UPSTREAM_MIN_GROUP_SIZE": "2"})
-    generate(root / "data" / "landing", seed=5, sf=0.005, days=3, mess=Messiness())
+    generate(root / "data" / "landing", seed=5, sf=0.005, days=3, start=FIRST_DAY,
+             mess=Messiness())
     started = time.monotonic()
     up = subprocess.run(["bash", str(SERVICES), "up"], env=env, capture_output=True, text=True,
                         timeout=300)
