@@ -8,18 +8,23 @@
                       weighs its rows (a change re-derives everybody), and how many persons it
                       re-derived (rederived_persons; null: everybody);
     <this>__products  the catalogue attributes it applied;
-    <this>__lines     the order lines it counted (id, person, when the line last changed).
+    <this>__lines     the order lines it counted: id, person, and the columns of
+                      int_order_lines__enriched the model counts (config state_line_columns;
+                      default _changed_at, when the line, its order or a return last arrived).
   A run re-derives from all history (<this>__rederive, made by the pre-hook, whose rows it also
   deletes) every person who
     * had an identifier whose person or known-ness the identity map changed (the old and the
       new person, and the identifier itself: a browser that was its own 'anon:' person);
-    * has an order line it counted that changed since (a return, a re-sent line or order: the
-      line's _changed_at, or its person) or left (old and new person);
+    * has an order line it counted whose person or counted columns changed since (by default
+      _changed_at: a return, a re-sent line or order; a model that counts no returned units
+      names what it counts, so a return or an identical re-delivery re-derives nobody) or
+      that left (old and new person);
     * saw a product whose catalogue attributes changed;
   and the model brings everybody else forward from the web events loaded since (or that
   crossed the last as-of date) and the order lines counted for the first time (new, or that
   crossed it: <this>__new_lines). It re-derives everybody on the first run, a full refresh, an
-  as-of date earlier than the last run's, or a changed fingerprint.
+  as-of date earlier than the last run's, or a changed fingerprint (which includes the counted
+  line columns, so a change of them re-derives everybody once).
   The erasure purge (upstream.erasure) deletes an erased person's state rows and every
   identifier of theirs from the <model>__map, so the next run re-derives whoever remains.
 #}
@@ -57,6 +62,18 @@
     )
 {%- endmacro %}
 
+{# The columns of int_order_lines__enriched besides the person whose change re-derives a
+   counted line's person: the model's config state_line_columns. #}
+{% macro state_line_columns() -%}
+    {{ return(config.get('state_line_columns', ['_changed_at'])) }}
+{%- endmacro %}
+
+{# What the state's __applied records and compares: the model's fingerprint (SQL, may be null)
+   with the counted line columns. #}
+{% macro state_fingerprint(fingerprint) -%}
+    (coalesce(({{ fingerprint }})::string, '') || '|lines {{ state_line_columns() | join(",") }}')
+{%- endmacro %}
+
 {# Post-hook: what the next run brings forward from (Spark rebuilds: nothing to keep). #}
 {% macro state_record(fingerprint='null') -%}
     {{ return(adapter.dispatch('state_record', 'upstream')(fingerprint)) }}
@@ -77,7 +94,7 @@
             {{ earliest_timestamp() }}
         ) as events_loaded_at,
         date '{{ var('as_of_date') }}' as as_of,
-        ({{ fingerprint }})::string as fingerprint,
+        {{ state_fingerprint(fingerprint) }} as fingerprint,
         case
             when exists (select 1 from {{ prefix }}__rederive where person_id is null) then null
             else (select count(*) from {{ prefix }}__rederive)
@@ -85,7 +102,8 @@
     create or replace table {{ prefix }}__products as
     select sku, category, colour, material, fit from {{ ref('stg_catalogue__products') }};
     create or replace table {{ prefix }}__lines as
-    select order_line_id, person_id, _changed_at from {{ ref('int_order_lines__enriched') }}
+    select order_line_id, person_id, {{ state_line_columns() | join(', ') }}
+    from {{ ref('int_order_lines__enriched') }}
     where ordered_at < date '{{ var('as_of_date') }}';
     drop table {{ prefix }}__rederive;
     drop table if exists {{ prefix }}__new_lines
@@ -102,7 +120,7 @@
     {% endfor %}
     {% set rows = run_query(
         "select count(*) = 1 and bool_and(as_of <= date '" ~ var('as_of_date') ~ "'"
-        ~ " and fingerprint is not distinct from (" ~ fingerprint ~ ")::string)"
+        ~ " and fingerprint is not distinct from " ~ state_fingerprint(fingerprint) ~ ")"
         ~ " from " ~ this.schema ~ "." ~ this.identifier ~ "__applied").rows %}
     {{ return(rows[0][0] is true) }}
 {%- endmacro %}
@@ -133,7 +151,7 @@
                                 'identifier, person_id, is_known_customer') }}
         ) as changed
         union
-        -- an order line counted before that changed (a return, a re-sent line or order) or left
+        -- an order line counted before whose person or counted columns changed, or that left
         select moved.person_id
         from (
             select unnest([counted.person_id, order_lines.person_id]) as person_id
@@ -145,7 +163,9 @@
             where
                 order_lines.order_line_id is null
                 or order_lines.person_id != counted.person_id
-                or order_lines._changed_at != counted._changed_at
+                {% for column in state_line_columns() %}
+                    or order_lines.{{ column }} is distinct from counted.{{ column }}
+                {% endfor %}
         ) as moved
         where moved.person_id is not null
         union
