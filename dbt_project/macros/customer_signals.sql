@@ -13,10 +13,12 @@
 
 {#
   One row per signal and attribute value of known persons before the as-of date, of the web
-  events (alias `events`) and order lines (alias `order_lines`) the two filters keep:
-  person_id, attribute, value, weight (see int_customer_signals).
+  events (alias `events`) and order lines (alias `order_lines`, read from `lines`: default
+  int_order_lines__enriched) the two filters keep: person_id, attribute, value, weight (see
+  int_customer_signals).
 #}
-{% macro customer_signal_rows(events_filter, lines_filter) -%}
+{% macro customer_signal_rows(events_filter, lines_filter, lines=none) -%}
+    {% set lines = lines if lines is not none else ref('int_order_lines__enriched') %}
     {% set as_of = var('as_of_date') %}
     {% set half_life = var('affinity_half_life_days') | float %}
     select
@@ -71,7 +73,7 @@
                     when 'purchase_kept' then order_lines.quantity - order_lines.returned_quantity
                     else order_lines.returned_quantity
                 end as units
-            from {{ ref('int_order_lines__enriched') }} as order_lines
+            from {{ lines }} as order_lines
             cross join (
                 select 'purchase_kept' as signal
                 union all
@@ -121,7 +123,7 @@
         select
             order_lines.person_id,
             {{ unnest_list(split_text('order_lines.configured_options', '|')) }} as value
-        from {{ ref('int_order_lines__enriched') }} as order_lines
+        from {{ lines }} as order_lines
         where
             order_lines.is_known_customer
             and order_lines.ordered_at < date '{{ as_of }}'

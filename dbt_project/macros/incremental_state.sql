@@ -5,8 +5,9 @@
   run sees every change since the last good one):
     <this>__map       the identity map it applied (identifier, person_id, is_known_customer);
     <this>__applied   the watermarks and the as-of date it applied, a fingerprint of what
-                      weighs its rows (a change re-derives everybody), and how many persons it
-                      re-derived (rederived_persons; null: everybody);
+                      weighs its rows (a change re-derives everybody), how many persons it
+                      re-derived (rederived_persons; null: everybody) and how many counted
+                      order lines it applied as deltas (delta_lines);
     <this>__products  the catalogue attributes it applied;
     <this>__lines     the order lines it counted: id, person, and the columns of
                       int_order_lines__enriched the model counts (config state_line_columns;
@@ -18,7 +19,11 @@
     * has an order line it counted whose person or counted columns changed since (by default
       _changed_at: a return, a re-sent line or order; a model that counts no returned units
       names what it counts, so a return or an identical re-delivery re-derives nobody) or
-      that left (old and new person);
+      that left (old and new person), unless only the model's config state_line_deltas
+      changed and its state_line_delta_when holds (SQL over the aliases `counted`, the line as
+      counted, and `order_lines`, as it is now): then the line stays in <this>__changed_lines
+      and the model applies its new contribution minus its old (state_changed_lines(), read
+      from int_order_lines__enriched and from state_counted_lines());
     * saw a product whose catalogue attributes changed;
   and the model brings everybody else forward from the web events loaded since (or that
   crossed the last as-of date) and the order lines counted for the first time (new, or that
@@ -68,10 +73,34 @@
     {{ return(config.get('state_line_columns', ['_changed_at'])) }}
 {%- endmacro %}
 
+{# The counted columns (of state_line_columns) whose change alone the model applies as a delta
+   when state_line_delta_when holds: config state_line_deltas, default none. #}
+{% macro state_line_deltas() -%}
+    {{ return(config.get('state_line_deltas', [])) }}
+{%- endmacro %}
+
 {# What the state's __applied records and compares: the model's fingerprint (SQL, may be null)
    with the counted line columns. #}
 {% macro state_fingerprint(fingerprint) -%}
     (coalesce(({{ fingerprint }})::string, '') || '|lines {{ state_line_columns() | join(",") }}')
+{%- endmacro %}
+
+{# The order lines as the last good run counted them (alias them `order_lines`): the columns
+   of int_order_lines__enriched in state_line_columns, with order_line_id and person_id. #}
+{% macro state_counted_lines() -%}
+    {{ this.schema }}.{{ this.identifier }}__lines
+{%- endmacro %}
+
+{# The counted order lines (alias `order_lines`, in int_order_lines__enriched or in
+   state_counted_lines()) the model applies as new minus old contribution, of persons not
+   re-derived. #}
+{% macro state_changed_lines() -%}
+    {% set prefix = this.schema ~ '.' ~ this.identifier %}
+    not {{ state_rederived('order_lines.person_id') }}
+    and order_lines.order_line_id in (
+        select changed.order_line_id from {{ prefix }}__changed_lines as changed
+        where changed.is_delta
+    )
 {%- endmacro %}
 
 {# Post-hook: what the next run brings forward from (Spark rebuilds: nothing to keep). #}
@@ -98,7 +127,16 @@
         case
             when exists (select 1 from {{ prefix }}__rederive where person_id is null) then null
             else (select count(*) from {{ prefix }}__rederive)
-        end as rederived_persons;
+        end as rederived_persons,
+        (
+            select count(*) from {{ prefix }}__changed_lines as changed
+            where
+                changed.is_delta
+                and not exists (
+                    select 1 from {{ prefix }}__rederive as rederive
+                    where rederive.person_id = changed.person_id
+                )
+        ) as delta_lines;
     create or replace table {{ prefix }}__products as
     select sku, category, colour, material, fit from {{ ref('stg_catalogue__products') }};
     create or replace table {{ prefix }}__lines as
@@ -106,7 +144,8 @@
     from {{ ref('int_order_lines__enriched') }}
     where ordered_at < date '{{ var('as_of_date') }}';
     drop table {{ prefix }}__rederive;
-    drop table if exists {{ prefix }}__new_lines
+    drop table if exists {{ prefix }}__new_lines;
+    drop table {{ prefix }}__changed_lines
 {%- endmacro %}
 
 {# True when the last good run's state can be brought forward; false: derive everybody. #}
@@ -139,11 +178,47 @@
     {% if not state_is_delta(fingerprint) %}
         -- everybody: a null person (rederived_persons is null)
         create or replace table {{ prefix }}__rederive as
-        select null::string as person_id
+        select null::string as person_id;
+        create or replace table {{ prefix }}__changed_lines as
+        select
+            null::string as order_line_id,
+            null::string as counted_person_id,
+            null::string as person_id,
+            false as is_delta
+        where false
         {%- if is_incremental() %};
         delete from {{ this }}
         {%- endif %}
     {% else %}
+        {% set deltas = state_line_deltas() %}
+        -- order lines counted before whose person or counted columns changed, or that left;
+        -- is_delta: only delta columns changed, as state_line_delta_when allows
+        create or replace table {{ prefix }}__changed_lines as
+        select
+            counted.order_line_id,
+            counted.person_id as counted_person_id,
+            order_lines.person_id,
+            {% if deltas %}
+                order_lines.order_line_id is not null
+                and order_lines.person_id = counted.person_id
+                {% for column in state_line_columns() if column not in deltas %}
+                    and order_lines.{{ column }} is not distinct from counted.{{ column }}
+                {% endfor %}
+                and ({{ config.get('state_line_delta_when', 'false') }})
+            {% else %}
+                false
+            {% endif %} as is_delta
+        from {{ prefix }}__lines as counted
+        left join {{ ref('int_order_lines__enriched') }} as order_lines
+            on
+                counted.order_line_id = order_lines.order_line_id
+                and order_lines.ordered_at < date '{{ var('as_of_date') }}'
+        where
+            order_lines.order_line_id is null
+            or order_lines.person_id != counted.person_id
+            {% for column in state_line_columns() %}
+                or order_lines.{{ column }} is distinct from counted.{{ column }}
+            {% endfor %};
         create or replace table {{ prefix }}__rederive as
         select unnest([changed.person_id, changed.identifier]) as person_id
         from (
@@ -151,21 +226,12 @@
                                 'identifier, person_id, is_known_customer') }}
         ) as changed
         union
-        -- an order line counted before whose person or counted columns changed, or that left
+        -- an order line counted before that changed or left, and is not applied as a delta
         select moved.person_id
         from (
-            select unnest([counted.person_id, order_lines.person_id]) as person_id
-            from {{ prefix }}__lines as counted
-            left join {{ ref('int_order_lines__enriched') }} as order_lines
-                on
-                    counted.order_line_id = order_lines.order_line_id
-                    and order_lines.ordered_at < date '{{ var('as_of_date') }}'
-            where
-                order_lines.order_line_id is null
-                or order_lines.person_id != counted.person_id
-                {% for column in state_line_columns() %}
-                    or order_lines.{{ column }} is distinct from counted.{{ column }}
-                {% endfor %}
+            select unnest([changed.counted_person_id, changed.person_id]) as person_id
+            from {{ prefix }}__changed_lines as changed
+            where not changed.is_delta
         ) as moved
         where moved.person_id is not null
         union

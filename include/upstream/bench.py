@@ -138,14 +138,15 @@ def _dbt_models(log_file: Path, offset: int) -> dict[str, float]:
     return dict(sorted(found.items(), key=lambda kv: -kv[1]))
 
 
-def _rederived(bench: Settings) -> dict[str, int | None]:
-    """Persons each incremental state re-derived on its last run (None: everybody)."""
+def _rederived(bench: Settings, column: str = "rederived_persons") -> dict[str, int | None]:
+    """Persons each incremental state re-derived on its last run (None: everybody), or another
+    column of its __applied (delta_lines: counted order lines it applied as deltas)."""
     with duckdb.connect(str(bench.warehouse_path), read_only=True) as con:
         states = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = "
             "'intermediate' and table_name like '%\\_\\_applied' escape '\\'").fetchall()]
         return {t.removesuffix("__applied"): con.execute(
-            f"select rederived_persons from intermediate.{t}").fetchone()[0] for t in states}
+            f"select {column} from intermediate.{t}").fetchone()[0] for t in states}
 
 
 def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, env: dict) -> dict:
@@ -211,6 +212,7 @@ def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
         tasks=full["tasks"], day_tasks=day["tasks"], task_rss_mb=full["task_rss_mib"],
         day_task_rss_mb=day["task_rss_mib"], models=full["models"], day_models=day["models"],
         day_rederived_persons=_rederived(bench),
+        day_delta_lines=_rederived(bench, "delta_lines"),
         ratios={"full_over_floor_mem": _ratio(full["seconds"], floor_mem),
                 "full_over_floor_file": _ratio(full["seconds"], floor_file),
                 "day_over_full": _ratio(day["seconds"], full["seconds"]),
@@ -274,7 +276,9 @@ def render(figures: dict, other: dict | None = None) -> str:
         lines.append(f"dbt models in all: full {round(sum(figures['models'].values()), 1)} s, "
                      f"day {round(sum(figures['day_models'].values()), 1)} s; persons the "
                      "incremental states re-derived on the day: " + ", ".join(
-                         f"{m} {n}" for m, n in figures["day_rederived_persons"].items()))
+                         f"{m} {n}" for m, n in figures["day_rederived_persons"].items())
+                     + "; order lines applied as deltas: " + ", ".join(
+                         f"{m} {n}" for m, n in figures.get("day_delta_lines", {}).items()))
     if other:
         factor = figures["sf"] / other["sf"]
         grow = ", ".join(

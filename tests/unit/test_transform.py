@@ -184,16 +184,27 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
             "from intermediate.int_customer_signals) "
             "from intermediate.int_customer_signals__applied").fetchone()
         running_sums = c.execute(signals).fetchall()
-        cells_rederived = c.execute("select rederived_persons "
-                                    "from intermediate.int_demand__weekly_cells__applied"
-                                    ).fetchone()[0]
+        cells_rederived, cells_deltas = c.execute(
+            "select rederived_persons, delta_lines "
+            "from intermediate.int_demand__weekly_cells__applied").fetchone()
+        signals_deltas = c.execute("select delta_lines "
+                                   "from intermediate.int_customer_signals__applied"
+                                   ).fetchone()[0]
+        returned_since = c.execute(
+            "select count(*) from intermediate.int_order_lines__enriched "
+            f"where returned_quantity > 0 and ordered_at < date '{DAYS[2]}' "
+            f"and _changed_at > (select max(_loaded_at) from raw.web_events "
+            f"where _source_file like 'web/{DAYS[1]}/%')").fetchone()[0]
     assert cells_rederived is not None and cells_rederived > 0
     # the second run re-derived some people (new orders, merges) and brought the others
     # forward by adding their new web signals
     assert rederived is not None and 0 < rederived < known, (rederived, known)
-    # returns re-derive their person's signals (returned units weigh) but not their cells
-    # (state_line_columns): the cells re-derive fewer persons, and still equal a full refresh
-    assert cells_rederived < rederived, (cells_rederived, rederived)
+    # lines of the first run returned since (days 3-4): the signals apply their new minus old
+    # masses (state_line_deltas) instead of re-deriving their persons; the cells count no
+    # returned units (state_line_columns), so a return changes nothing there
+    assert returned_since > 0 and 0 < signals_deltas <= returned_since, (signals_deltas,
+                                                                         returned_since)
+    assert cells_deltas == 0
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
         marts = [r[0] for r in c.execute("select table_name from information_schema.tables "
                                          "where table_schema = 'marts' order by 1").fetchall()]
@@ -245,6 +256,78 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
         assert [r[0] for r in c.execute(applied).fetchall()] == [None, None]
     run_dbt(settings, ["build", "--full-refresh"], as_of=DAYS[3])
     assert rewound == snapshot()
+
+
+@pytest.mark.slow
+def test_returns_apply_as_deltas_that_equal_re_deriving(settings):
+    """Hand-built returns of three counted lines on a day with one other order: a partial
+    return, a full one, and two that add up to twice the line's units (damage: kept units go
+    below zero and drop out). The signals apply each line's masses now minus as counted
+    (three delta lines, nobody re-derived); the cells count no returns and re-derive nobody.
+    Signals and every mart equal a full refresh."""
+    import csv
+    import math
+
+    from upstream.generate import Messiness, generate
+    from upstream.ingest import ingest_source
+    from upstream.transform import run_dbt
+
+    generate(settings.landing_dir, seed=3, sf=0.001, days=2, mess=Messiness.clean())
+    for source in ("catalogue", "crm", "orders", "web"):
+        ingest_source(settings, source, DAYS[:2])
+    run_dbt(settings, ["build"], as_of=DAYS[2])
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
+        picked = c.execute(
+            "select order_line_id, quantity from intermediate.int_order_lines__enriched "
+            "where is_known_customer and quantity >= 2 and returned_quantity = 0 "
+            "qualify row_number() over (partition by person_id order by order_line_id) = 1 "
+            "order by order_line_id limit 3").fetchall()
+    assert len(picked) == 3
+    (partial, _), (full, full_units), (over, over_units) = picked
+    day3 = settings.landing_dir / "orders" / DAYS[2].isoformat()
+    day3.mkdir(parents=True)
+    # besides the returns, day 3 brings one order (a known customer's day-2 order again under
+    # new ids: a new line, brought forward) and no delivery notes or invoices
+    day2 = settings.landing_dir / "orders" / DAYS[1].isoformat()
+    for name in ("orders", "order_lines", "delivery_notes", "invoices"):
+        with (day2 / f"{name}_{DAYS[1]:%Y%m%d}.csv").open(newline="") as fh:
+            rows = list(csv.reader(fh))
+        if name == "orders":
+            order = next(r[0] for r in rows[1:] if r[1])
+        kept = [[f"X{v}" if v.startswith(order) else v for v in r] for r in rows[1:]
+                if order in r[:2]]
+        with (day3 / f"{name}_{DAYS[2]:%Y%m%d}.csv").open("w", newline="") as fh:
+            csv.writer(fh).writerows([rows[0], *kept])
+    returns = [("partial", partial, 1), ("full", full, full_units),
+               ("over-1", over, over_units), ("over-2", over, over_units)]
+    (day3 / f"returns_{DAYS[2]:%Y%m%d}.csv").write_text(
+        "return_id,order_line_id,returned_at,quantity,reason_code,free_text\n" + "".join(
+            f"R-{name},{line},{DAYS[2]} 15:00:00+00,{units},too_large,\n"
+            for name, line, units in returns))
+    ingest_source(settings, "orders", [DAYS[2]])
+    run_dbt(settings, ["build"], as_of=DAYS[3])
+    applied = ("select rederived_persons, delta_lines from intermediate.{}__applied")
+    tables = {"signals": "select person_id, attribute, value, weight "
+                         "from intermediate.int_customer_signals order by all",
+              "cells": "select * from intermediate.int_demand__weekly_cells order by all",
+              "needs": "select * from marts.customer_needs order by all",
+              "weekly": "select * from marts.design_demand_weekly order by all"}
+
+    def snapshot():
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
+            return {n: c.execute(q).fetchall() for n, q in tables.items()}, {
+                m: c.execute(applied.format(m)).fetchone()
+                for m in ("int_customer_signals", "int_demand__weekly_cells")}
+
+    incremental, states = snapshot()
+    assert states == {"int_customer_signals": (0, 3), "int_demand__weekly_cells": (0, 0)}
+    run_dbt(settings, ["build", "--full-refresh"], as_of=DAYS[3])
+    full, _ = snapshot()
+    assert [r[:3] for r in incremental["signals"]] == [r[:3] for r in full["signals"]]
+    assert all(math.isclose(a[3], b[3], rel_tol=1e-12)
+               for a, b in zip(incremental["signals"], full["signals"], strict=True))
+    assert {n: incremental[n] for n in ("cells", "needs", "weekly")} == \
+        {n: full[n] for n in ("cells", "needs", "weekly")}
 
 
 @pytest.mark.slow

@@ -12,8 +12,12 @@
 -- Incremental (strategy delete_by_key, macros/incremental_state.sql; key: person, attribute and
 -- value): who is re-derived from all history and who is brought forward is
 -- macros/incremental_state.sql; a person brought forward gets the masses of their new web
--- events and order lines added to what they had. The fingerprint (weights, half-life)
--- re-derives everybody when it changes.
+-- events and order lines added to what they had, and for a counted line whose returned units
+-- alone changed (a return: state_line_deltas) its masses now minus its masses as counted: a
+-- line of q > 0 units adds to the same attribute values whatever its returns (kept units
+-- q - r > 0, or returned units r > 0), so this equals re-deriving, even for returns beyond q.
+-- Any other change of a counted line re-derives its person. The fingerprint (weights,
+-- half-life) re-derives everybody when it changes.
 -- Both give the same table as a full refresh up to float rounding (the masses are sums in
 -- another order); int_customer_needs rounds what it publishes (tests/unit/test_transform).
 {% set as_of = var('as_of_date') %}
@@ -21,6 +25,11 @@
     materialized=state_materialization(),
     incremental_strategy='delete_by_key',
     unique_key=['person_id', 'attribute', 'value'],
+    state_line_columns=['ordered_at', 'category', 'colour', 'material', 'fit', 'quantity',
+                        'returned_quantity', 'is_known_customer', 'is_made_to_order',
+                        'configured_options'],
+    state_line_deltas=['returned_quantity'],
+    state_line_delta_when='order_lines.quantity > 0',
     on_schema_change='fail',
     pre_hook="{{ state_prepare(customer_signals_fingerprint()) }}",
     post_hook="{{ state_record(customer_signals_fingerprint()) }}"
@@ -39,18 +48,58 @@
         {{ customer_signal_rows(state_new_events(), state_new_lines()) }}
     ),
 
+    -- counted lines whose returned units changed: their masses now minus as counted (the
+    -- options they carry did not change and cancel)
+    changed as (
+        select
+            person_id,
+            attribute,
+            value,
+            sum(weight) as weight
+        from (
+            select * from (
+                {{ customer_signal_rows('false', state_changed_lines()) }}
+            ) as now_counted
+            union all
+            select
+                person_id,
+                attribute,
+                value,
+                -weight as weight
+            from (
+                {{ customer_signal_rows('false', state_changed_lines(), state_counted_lines()) }}
+            ) as counted_before
+        ) as both_sides
+        group by person_id, attribute, value
+        having sum(weight) != 0
+    ),
+
+    delta as (
+        select
+            person_id,
+            attribute,
+            value,
+            sum(weight) as weight
+        from (
+            select * from added
+            union all
+            select * from changed
+        ) as both_kinds
+        group by person_id, attribute, value
+    ),
+
     summed as (
         select
-            added.person_id,
-            added.attribute,
-            added.value,
-            coalesce(kept.weight, 0) + added.weight as weight
-        from added
+            delta.person_id,
+            delta.attribute,
+            delta.value,
+            coalesce(kept.weight, 0) + delta.weight as weight
+        from delta
         left join {{ this }} as kept
             on
-                added.person_id = kept.person_id
-                and added.attribute = kept.attribute
-                and added.value = kept.value
+                delta.person_id = kept.person_id
+                and delta.attribute = kept.attribute
+                and delta.value = kept.value
     )
 
     select * from rederived
