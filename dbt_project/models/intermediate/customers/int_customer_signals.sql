@@ -48,15 +48,18 @@
         {{ customer_signal_rows(state_new_events(), state_new_lines()) }}
     ),
 
-    -- counted lines whose returned units changed: their masses now minus as counted (the
-    -- options they carry did not change and cancel)
-    changed as (
+    -- what the new signals add, and for counted lines whose returned units changed their
+    -- masses now minus as counted (the options they carry did not change and cancel; every
+    -- value they add to is kept already)
+    delta as (
         select
             person_id,
             attribute,
             value,
             sum(weight) as weight
         from (
+            select * from added
+            union all
             select * from (
                 {{ customer_signal_rows('false', state_changed_lines()) }}
             ) as now_counted
@@ -69,22 +72,7 @@
             from (
                 {{ customer_signal_rows('false', state_changed_lines(), state_counted_lines()) }}
             ) as counted_before
-        ) as both_sides
-        group by person_id, attribute, value
-        having sum(weight) != 0
-    ),
-
-    delta as (
-        select
-            person_id,
-            attribute,
-            value,
-            sum(weight) as weight
-        from (
-            select * from added
-            union all
-            select * from changed
-        ) as both_kinds
+        ) as every_change
         group by person_id, attribute, value
     ),
 
