@@ -47,6 +47,9 @@ class Api(AirflowApi):
             time.sleep(2)
         raise TimeoutError(f"{path} still {run['state']}")
 
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> dict:
+        return self._wait(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}", timeout)
+
     def run_until_done(self, dag_id: str, body: dict, timeout: float = 600) -> dict:
         run = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", body)
         return self._wait(f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}", timeout)
@@ -276,18 +279,20 @@ def test_micro_batches_trigger_the_intraday_dag_through_the_triggerer(services):
         time.sleep(2)
     else:
         raise TimeoutError(f"batches {keys} not published; intraday runs: {runs}")
-    by_run = {r["dag_run_id"]: r for r in runs}
     publishing = [json.loads((root / "pub" / "versions" / f"v{v:06d}" / "manifest.json")
                              .read_text()) for v in versions
                   if (root / "pub" / "versions" / f"v{v:06d}").exists()]
     publishing = [m for m in publishing if set(m.get("intraday", {}).get("batches", [])) & set(keys)]
     for m in publishing:  # published by an intraday run the triggerer's asset event started
-        run = by_run[m["run_id"]]
+        # publishing is not the run's last step: wait for the run itself to end
+        run = api.wait_for_run("upstream_intraday", m["run_id"])
         assert run["run_type"] == "asset_triggered" and run["state"] == "success", run
         events = api.get(f"/api/v2/dags/upstream_intraday/dagRuns/{m['run_id']}"
                          "/upstreamAssetEvents")["asset_events"]
         claimed = {b["batch"] for e in events for b in e["extra"]["payload"]["batches"]}
         assert claimed & set(m["intraday"]["batches"]), (claimed, m["intraday"])
+    for r in api.get("/api/v2/dags/upstream_intraday/dagRuns")["dag_runs"]:  # the writers done
+        assert api.wait_for_run("upstream_intraday", r["dag_run_id"])["state"] == "success", r
     wh = root / "data" / "warehouse" / "upstream.duckdb"
     with duckdb.connect(str(wh), read_only=True) as con:
         ledger = con.execute("select batch, claimed_by, rows_read, rows_loaded, rows_quarantined "
