@@ -287,7 +287,8 @@
   Incremental strategy `delete_by_key` (config incremental_strategy='delete_by_key',
   unique_key=[...]): deletes the target rows whose key the batch holds, then inserts the batch.
   Unlike delete+insert it matches each target row against the batch's distinct keys once, so a
-  key with many rows in the batch (a person's week of cells) does not multiply the delete.
+  key with many rows in the batch does not multiply the delete. Keys match null-safely (a
+  cell's size may be null).
 #}
 {% macro get_incremental_delete_by_key_sql(arg_dict) -%}
     {% set target = arg_dict['target_relation'] %}
@@ -301,7 +302,8 @@
         from (select distinct {{ keys | join(', ') }} from {{ batch }}) as batch_keys
         where
             {% for key in keys %}
-                batch_keys.{{ key }} = target.{{ key }}{% if not loop.last %} and {% endif %}
+                batch_keys.{{ key }} is not distinct from target.{{ key }}
+                {%- if not loop.last %} and {% endif %}
             {% endfor %}
     );
     insert into {{ target }} ({{ columns }})
