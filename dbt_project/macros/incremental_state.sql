@@ -130,12 +130,7 @@
         end as rederived_persons,
         (
             select count(*) from {{ prefix }}__changed_lines as changed
-            where
-                changed.is_delta
-                and not exists (
-                    select 1 from {{ prefix }}__rederive as rederive
-                    where rederive.person_id = changed.person_id
-                )
+            where changed.is_delta and not {{ state_rederived('changed.person_id') }}
         ) as delta_lines;
     create or replace table {{ prefix }}__products as
     select sku, category, colour, material, fit from {{ ref('stg_catalogue__products') }};

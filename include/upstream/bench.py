@@ -138,15 +138,19 @@ def _dbt_models(log_file: Path, offset: int) -> dict[str, float]:
     return dict(sorted(found.items(), key=lambda kv: -kv[1]))
 
 
-def _rederived(bench: Settings, column: str = "rederived_persons") -> dict[str, int | None]:
-    """Persons each incremental state re-derived on its last run (None: everybody), or another
-    column of its __applied (delta_lines: counted order lines it applied as deltas)."""
+def _applied(bench: Settings) -> dict[str, dict[str, int | None]]:
+    """What each incremental state applied on its last run (its __applied), by figure:
+    day_rederived_persons (None: everybody) and day_delta_lines (counted order lines applied as
+    deltas), each state -> count."""
     with duckdb.connect(str(bench.warehouse_path), read_only=True) as con:
         states = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = "
             "'intermediate' and table_name like '%\\_\\_applied' escape '\\'").fetchall()]
-        return {t.removesuffix("__applied"): con.execute(
-            f"select {column} from intermediate.{t}").fetchone()[0] for t in states}
+        rows = {t.removesuffix("__applied"): con.execute(
+            f"select rederived_persons, delta_lines from intermediate.{t}").fetchone()
+            for t in states}
+    return {"day_rederived_persons": {m: r[0] for m, r in rows.items()},
+            "day_delta_lines": {m: r[1] for m, r in rows.items()}}
 
 
 def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, env: dict) -> dict:
@@ -211,8 +215,7 @@ def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
         peak_rss_mb=max(full["peak_rss_mib"], day["peak_rss_mib"]),
         tasks=full["tasks"], day_tasks=day["tasks"], task_rss_mb=full["task_rss_mib"],
         day_task_rss_mb=day["task_rss_mib"], models=full["models"], day_models=day["models"],
-        day_rederived_persons=_rederived(bench),
-        day_delta_lines=_rederived(bench, "delta_lines"),
+        **_applied(bench),
         ratios={"full_over_floor_mem": _ratio(full["seconds"], floor_mem),
                 "full_over_floor_file": _ratio(full["seconds"], floor_file),
                 "day_over_full": _ratio(day["seconds"], full["seconds"]),
