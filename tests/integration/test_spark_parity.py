@@ -46,7 +46,7 @@ def _settings(root: Path, **kwargs) -> Settings:
 # 125 s instead of 187 s): the fixture's Spark build runs them all, which shows each compiles
 # and runs on Spark, and every table of the sample's Spark build is compared with DuckDB's,
 # whose build ran them all on the same rows.
-WITHOUT_TESTS = ["--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+WITHOUT_TESTS = ("--exclude-resource-type", "test", "--exclude-resource-type", "unit_test")
 
 
 def _both(settings: Settings, as_of: date,
@@ -83,7 +83,7 @@ def sample_builds(tmp_path_factory) -> tuple[Settings, Settings]:
     days = [SAMPLE_START + timedelta(days=i) for i in range(SAMPLE_DAYS)]
     for source in ("catalogue", "crm", "web", "orders"):
         ingest_source(settings, source, days)
-    return _both(settings, SAMPLE_START + timedelta(days=SAMPLE_DAYS), tuple(WITHOUT_TESTS))
+    return _both(settings, SAMPLE_START + timedelta(days=SAMPLE_DAYS), WITHOUT_TESTS)
 
 
 def _tables(settings: Settings) -> list[tuple[str, str]]:
