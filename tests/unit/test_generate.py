@@ -62,3 +62,35 @@ def test_legacy_crm_export_is_latin1_with_semicolons(tmp_path):
 def test_unknown_knob_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown messiness knob"):
         Messiness.parse(["late_evnts=0.1"])
+
+
+def test_web_files_finished_on_a_thread_are_all_in_place_when_generate_returns(tmp_path):
+    import gzip
+
+    summary = generate(tmp_path, seed=4, sf=0.001, days=3)
+    web = [p for p in summary.files if p.name.endswith(".ndjson.gz")]
+    assert len(web) == 3 and all(p.exists() for p in summary.files)
+    for path in web:  # whole streams: the messy lines' second member included
+        assert gzip.decompress(path.read_bytes()).count(b"\n") > 100
+    assert not [p for p in tmp_path.rglob("*.tmp*")]
+
+
+def test_a_failure_finishing_a_web_file_stops_generation_and_leaves_no_part_in_place(
+        tmp_path, monkeypatch):
+    from upstream.generate import core
+
+    calls = []
+
+    def failing(src, dst, **kwargs):
+        calls.append(src)
+        if len(calls) == 2:
+            raise OSError("No space left on device")
+        real(src, dst, **kwargs)
+
+    real = core.gzip_parallel
+    monkeypatch.setattr(core, "gzip_parallel", failing)
+    with pytest.raises(OSError, match="No space left"):
+        generate(tmp_path, seed=4, sf=0.001, days=3)
+    web = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.ndjson.gz"))
+    assert web == ["web/2026-11-01/events_20261101.ndjson.gz"]  # day 2 failed; day 3 was not handed over
+    assert not (tmp_path / ".sample.json").exists()

@@ -368,12 +368,54 @@ create or replace macro order_key(day_epoch, order_no) as
 """
 
 
+class Finisher:
+    """Finishes NDJSON files on a thread of their own while the next frames are built and
+    written: gzip (on every core), the messy lines as a second member, rename. One file at a
+    time, so at most one plain file waits on disk; a failure surfaces at the next file or at
+    ``wait``. Generation is otherwise sequential: a web day's compression used the second core
+    only while it ran, and built frames (numpy) use one core."""
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip")
+        self._pending = None
+
+    def submit(self, fn, *args) -> None:
+        self.wait()
+        self._pending = self._pool.submit(fn, *args)
+
+    def wait(self) -> None:
+        """Until the file submitted last is in place (its error raised here)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        """Wait for the file in hand, then stop the thread (also after an error elsewhere:
+        nothing half-written is left renamed into place)."""
+        try:
+            self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _finish_ndjson(plain: Path, tmp: Path, extra: list[bytes], path: Path) -> None:
+    gzip_parallel(plain, tmp)
+    plain.unlink()
+    if extra:
+        # a second gzip member (readers see one stream); mtime=0 keeps the bytes reproducible
+        with tmp.open("ab") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
+            fh.write(b"".join(extra))
+    tmp.replace(path)
+
+
 class Writer:
-    """Writes one landing file: DuckDB COPY to a temp name, messy lines appended, then rename."""
+    """Writes one landing file: DuckDB COPY to a temp name, messy lines appended, then rename
+    (NDJSON: by ``finisher``, on its thread)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, summary: GenerationSummary,
-                 mess: Messiness, rng: np.random.Generator):
+                 mess: Messiness, rng: np.random.Generator, finisher: Finisher):
         self.con, self.summary, self.mess, self.rng = con, summary, mess, rng
+        self.finisher = finisher
 
     def _count(self, knob: str, n_rows: int) -> int:
         rate = getattr(self.mess, knob)
@@ -395,21 +437,20 @@ class Writer:
             ncols = len(self.con.execute(f"select * from ({sql}) limit 0").description)
         finally:
             self.con.unregister("f")
-        if ndjson:
-            gzip_parallel(plain, tmp)
-            plain.unlink()
+        # the messy lines here, in order: they draw from the day's random stream
         extra = self._messy_lines(len(frame), ncols, delim, ndjson, wrong_encoding)
-        if ndjson and extra:
-            # a second gzip member (readers see one stream); mtime=0 keeps the bytes reproducible
-            with tmp.open("ab") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as fh:
-                fh.write(b"".join(extra))
-        elif extra:
-            with tmp.open("ab") as fh:
-                fh.write(b"".join(extra))
-        if latin1:
-            text = tmp.read_bytes().decode("utf-8")
-            tmp.write_bytes(text.encode("latin-1", errors="replace"))
-        tmp.replace(path)
+        if ndjson:
+            if latin1:
+                raise ValueError(f"{path.name}: NDJSON is UTF-8, not latin-1")
+            self.finisher.submit(_finish_ndjson, plain, tmp, extra, path)
+        else:
+            if extra:
+                with tmp.open("ab") as fh:
+                    fh.write(b"".join(extra))
+            if latin1:
+                text = tmp.read_bytes().decode("utf-8")
+                tmp.write_bytes(text.encode("latin-1", errors="replace"))
+            tmp.replace(path)
         self.summary.files.append(path)
         self.summary.rows[entity] += len(frame) + len(extra)
 
@@ -476,10 +517,10 @@ class DayGenerator:
             self.summary.injected[knob] += int(flags[column].sum())
         return flags
 
-    def run(self, con: duckdb.DuckDBPyConnection, d: int) -> None:
+    def run(self, con: duckdb.DuckDBPyConnection, d: int, finisher: Finisher) -> None:
         day = self.w.start + timedelta(days=d)
         stamp = f"{day:%Y%m%d}"
-        writer = Writer(con, self.summary, self.w.mess, _rng(self.w.seed, S_MESS, d))
+        writer = Writer(con, self.summary, self.w.mess, _rng(self.w.seed, S_MESS, d), finisher)
         folder = {s: self.landing / s / day.isoformat() for s in ("catalogue", "crm", "web",
                                                                    "orders")}
         self._catalogue(writer, d, day, folder["catalogue"] / f"products_{stamp}.csv")
@@ -717,13 +758,7 @@ def write_truth(world: World, folder: Path) -> list[Path]:
              "factor_per_28_days": 2.0 ** (sign * 28 / v.TREND_DOUBLING_DAYS)}
             for (a, value), sign in v.TRENDS.items()]),
         # the expected share of each day's order lines per product: the planted demand
-        "order_shares.csv": pd.DataFrame([
-            {"day": (world.start + timedelta(days=d)).isoformat(), "sku": f"SKU-{sku:05d}",
-             "category": v.CATEGORIES[cat["cat"].iloc[sku]],
-             "colour": v.COLOURS[cat["colour"].iloc[sku]],
-             "material": v.MATERIALS[cat["material"].iloc[sku]],
-             "fit": v.FITS[cat["fit"].iloc[sku]], "share": share}
-            for d in range(world.days) for sku, share in enumerate(world.expected_order_shares(d))]),
+        "order_shares.csv": _order_shares(world),
         "unmet.csv": pd.DataFrame(
             [{"kind": "search_without_results", "subject": q, "category": "", "size": ""}
              for q in v.SEARCHES[v.SEARCH_RESULTS_ZERO_FROM:]]
@@ -741,6 +776,25 @@ def write_truth(world: World, folder: Path) -> list[Path]:
         "trend_doubling_days": v.TREND_DOUBLING_DAYS, "sold_out_popularity": 3.0,
         "discount_probability": "0.1 + 0.3 x price_sensitivity"}, indent=2) + "\n")
     return [*written, folder / "world.json"]
+
+
+def _order_shares(world: World) -> pd.DataFrame:
+    """Per day and product (in catalogue order) its expected share of the day's order lines."""
+    cat, days = world.catalogue, world.days
+
+    def per_product(values: np.ndarray) -> np.ndarray:  # the catalogue once per day
+        return np.tile(np.asarray(values, dtype=object), days)
+
+    return pd.DataFrame({
+        "day": np.repeat(np.array([(world.start + timedelta(days=d)).isoformat()
+                                   for d in range(days)], dtype=object), len(cat)),
+        "sku": per_product([f"SKU-{sku:05d}" for sku in range(len(cat))]),
+        "category": per_product(np.array(v.CATEGORIES)[cat["cat"].to_numpy()]),
+        "colour": per_product(np.array(v.COLOURS)[cat["colour"].to_numpy()]),
+        "material": per_product(np.array(v.MATERIALS)[cat["material"].to_numpy()]),
+        "fit": per_product(np.array(v.FITS)[cat["fit"].to_numpy()]),
+        "share": np.concatenate([world.expected_order_shares(d) for d in range(days)]),
+    })
 
 
 def generate(
@@ -766,6 +820,7 @@ def generate(
     limits = settings.duckdb_limits
     Path(limits["temp_directory"]).mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config=dict(limits))
+    finisher = Finisher()
     try:
         con.execute("SET TimeZone = 'UTC'; SET enable_progress_bar = false")
         con.execute(MACROS)
@@ -776,9 +831,12 @@ def generate(
             days_iter = tqdm(days_iter, desc="generate", unit="day", leave=True,
                              mininterval=0.5, file=sys.stderr)
         for d in days_iter:
-            gen.run(con, d)
+            gen.run(con, d, finisher)
     finally:
-        con.close()
+        try:
+            finisher.close()
+        finally:
+            con.close()
     if truth_dir is not None:
         write_truth(world, truth_dir)
     (landing_dir / SAMPLE_MARKER).write_text(json.dumps(
