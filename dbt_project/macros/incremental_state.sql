@@ -253,13 +253,17 @@
 {%- endmacro %}
 
 {# The web events (alias `events`) the model brings forward: loaded since, or crossed the
-   last as-of date, of persons not re-derived. #}
+   last as-of date, of persons not re-derived. The two watermarks are written in as literals,
+   not read by subqueries: DuckDB then skips the row groups loaded and occurring before them
+   (zone maps) instead of reading all history (SF 1 day: 8 of 48 row groups). #}
 {% macro state_new_events() -%}
-    {% set prefix = this.schema ~ '.' ~ this.identifier %}
+    {% set applied = run_query(
+        "select events_loaded_at::string, as_of::string from "
+        ~ this.schema ~ "." ~ this.identifier ~ "__applied").rows[0] %}
     not {{ state_rederived('events.person_id') }}
     and (
-        events._loaded_at > (select applied.events_loaded_at from {{ prefix }}__applied as applied)
-        or events.occurred_at >= (select applied.as_of from {{ prefix }}__applied as applied)
+        events._loaded_at > timestamptz '{{ applied[0] }}'
+        or events.occurred_at >= date '{{ applied[1] }}'
     )
 {%- endmacro %}
 
