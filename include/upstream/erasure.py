@@ -224,8 +224,15 @@ def _purge_raw(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
             purged[f"raw.{table}"] = 0
             continue
         where, params = matching
-        gone = Counter(r[0] for r in con.execute(
-            f"delete from raw.{table} where {where} returning _source_file", params).fetchall())
+        # the rows found once (row id and file), then deleted by row id: a delete that
+        # returned each row's file fetched whole rows and took twice as long (SF 1 raw web
+        # events: 0.35 s against 0.17 s); the row ids hold inside this transaction
+        con.execute(f"create or replace temp table erased_rows as select rowid as row_id, "
+                    f"_source_file from raw.{table} where {where}", params)
+        con.execute(f"delete from raw.{table} where rowid in (select row_id from erased_rows)")
+        gone = Counter(dict(con.execute(
+            "select _source_file, count(*) from erased_rows group by _source_file").fetchall()))
+        con.execute("drop table erased_rows")
         for source_file, n in sorted(gone.items()):
             con.execute("update raw._load_manifest set rows_erased = coalesce(rows_erased, 0) + ? "
                         "where path = ? and status = 'loaded'", [n, source_file])
