@@ -53,6 +53,12 @@ flagged as (
     from events
     left join products on events.sku = products.sku
     left join checkouts on events.session_id = checkouts.session_id
+    -- only events a flag can hold (what each flag needs of the event itself), before the
+    -- joins: a quarter of all events (SF 1: 1.41 M of 5.55 M; the model 1.02 s -> 0.83 s)
+    where
+        (events.event_type = 'search' and events.result_count = 0)
+        or events.event_type = 'add_to_cart'
+        or (events.event_type in ('product_view', 'wishlist') and events.size is not null)
 ),
 
 final as (
