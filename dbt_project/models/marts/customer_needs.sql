@@ -31,25 +31,40 @@ crowd as (
     full outer join needs on purchases.person_id = needs.customer_id
 ),
 
--- a person counts in the crowd when an outsider would compute the very same values for one
--- CRM id (every order under that id); merged people and guest orders do not hide anyone
-levels as (
+-- each person's quasi-identifiers at the full and the coarse level, each one value (a struct)
+keyed as (
     select
         crowd.*,
+        {{ quasi_identifiers('full', 'crowd') }} as full_key,
+        {{ quasi_identifiers('coarse', 'crowd') }} as coarse_key
+    from crowd
+),
+
+-- a person counts in the crowd when an outsider would compute the very same values for one
+-- CRM id (every order under that id); merged people and guest orders do not hide anyone.
+-- Counted per key and joined back (equal keys, nulls included), not by a window per key:
+-- a window sorted every person by each key (SF 1: 0.33 s of the model's 0.44 s)
+{% for level in ['full', 'coarse'] %}
+    {{ level }}_crowds as (
+        select
+            {{ level }}_key,
+            count(*) filter (where coalesce(is_single_crm_id, true)) as people
+        from keyed
+        group by {{ level }}_key
+    ),
+{% endfor %}
+
+levels as (
+    select
+        {{ star_except('keyed', ['full_key', 'coarse_key']) }},
         case
-            when
-                count(*) filter (where coalesce(crowd.is_single_crm_id, true))
-                    over (partition by {{ quasi_identifiers('full', 'crowd') }})
-                >= {{ k }}
-                then 'full'
-            when
-                count(*) filter (where coalesce(crowd.is_single_crm_id, true))
-                    over (partition by {{ quasi_identifiers('coarse', 'crowd') }})
-                >= {{ k }}
-                then 'coarse'
+            when full_crowds.people >= {{ k }} then 'full'
+            when coarse_crowds.people >= {{ k }} then 'coarse'
             else 'minimal'
         end as profile_detail
-    from crowd
+    from keyed
+    inner join full_crowds on keyed.full_key is not distinct from full_crowds.full_key
+    inner join coarse_crowds on keyed.coarse_key is not distinct from coarse_crowds.coarse_key
 ),
 
 published as (
