@@ -43,7 +43,7 @@ keyed as (
 -- a person counts in the crowd when an outsider would compute the very same values for one
 -- CRM id (every order under that id); merged people and guest orders do not hide anyone.
 -- Counted per key and joined back (equal keys, nulls included), not by a window per key:
--- a window sorted every person by each key (SF 1: 0.33 s of the model's 0.44 s)
+-- a window sorted every person by each key (SF 1: the statement 0.70 s -> 0.55 s)
 {% for level in ['full', 'coarse'] %}
     {{ level }}_crowds as (
         select

@@ -370,10 +370,10 @@ create or replace macro order_key(day_epoch, order_no) as
 
 class Finisher:
     """Finishes NDJSON files on a thread of their own while the next frames are built and
-    written: gzip (on every core), the messy lines as a second member, rename. One file at a
-    time, so at most one plain file waits on disk; a failure surfaces at the next file or at
-    ``wait``. Generation is otherwise sequential: a web day's compression used the second core
-    only while it ran, and built frames (numpy) use one core."""
+    written: gzip (on every core), the messy lines as a second member, rename. The generator
+    used to wait for each day's web file to be compressed, while building frames (numpy) uses
+    one core. One file at a time, so at most one plain file waits on disk; a failure surfaces
+    at the next file or at ``wait``."""
 
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip")
@@ -425,9 +425,11 @@ class Writer:
 
     def write(self, entity: str, frame: pd.DataFrame, sql: str, path: Path, *,
               delim: str = ",", latin1: bool = False, wrong_encoding: bool = False) -> None:
+        ndjson = path.name.endswith(".ndjson.gz")
+        if ndjson and latin1:
+            raise ValueError(f"{path.name}: NDJSON is UTF-8, not latin-1")
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name("." + path.name + ".tmp")
-        ndjson = path.name.endswith(".ndjson.gz")
         # NDJSON is written plain, then gzipped on every core (DuckDB's gzip writer uses one)
         plain = tmp.with_name(tmp.name + ".json") if ndjson else tmp
         options = "FORMAT json" if ndjson else f"FORMAT csv, HEADER, DELIMITER '{delim}'"
@@ -440,8 +442,6 @@ class Writer:
         # the messy lines here, in order: they draw from the day's random stream
         extra = self._messy_lines(len(frame), ncols, delim, ndjson, wrong_encoding)
         if ndjson:
-            if latin1:
-                raise ValueError(f"{path.name}: NDJSON is UTF-8, not latin-1")
             self.finisher.submit(_finish_ndjson, plain, tmp, extra, path)
         else:
             if extra:
