@@ -32,7 +32,6 @@ import logging
 import os
 import shutil
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -230,8 +229,8 @@ def _purge_raw(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
         con.execute(f"create or replace temp table erased_rows as select rowid as row_id, "
                     f"_source_file from raw.{table} where {where}", params)
         con.execute(f"delete from raw.{table} where rowid in (select row_id from erased_rows)")
-        gone = Counter(dict(con.execute(
-            "select _source_file, count(*) from erased_rows group by _source_file").fetchall()))
+        gone = dict(con.execute(
+            "select _source_file, count(*) from erased_rows group by _source_file").fetchall())
         con.execute("drop table erased_rows")
         for source_file, n in sorted(gone.items()):
             con.execute("update raw._load_manifest set rows_erased = coalesce(rows_erased, 0) + ? "
