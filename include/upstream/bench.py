@@ -6,7 +6,9 @@ the floors it is measured against.
    into memory, and into a DuckDB file (what any loader pays at least to persist them);
 3. runs ``upstream_daily`` through ``airflow dags test`` as a full refresh over those days,
    then the following day in daily mode, and keeps every task's wall time and the peak RSS of
-   the largest process (Airflow, and dbt under it);
+   the largest process (Airflow, and dbt under it). It hashes every row of the tables the
+   transform builds after each run: how many rows the day rewrote, which any incremental
+   build of them would write too;
 4. prints the figures and ratios and writes them to ``.bench/results.json`` (and
    ``.bench/results-sf<sf>.json``; with another scale's file beside it, also the growth).
 
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from upstream.common import quote_ident
 from upstream.contracts import Contract, sources
 from upstream.ingest import landing_files
 from upstream.runner import dags_test, reap
@@ -99,11 +102,60 @@ def _floors(settings: Settings, days: list[date],
     """The floors, measured in a fresh (spawned) process so that this one stays small: Linux
     keeps a process's peak RSS across fork and exec, so Airflow started from a bench that had
     read SF 10 into memory reported that bench's 8.2 GiB as its own peak."""
+    return _spawned(_source_floors, settings, days, database)
+
+
+def _spawned(fn, *args):
+    """``fn(*args)`` in a fresh (spawned) process, for the reason _floors gives."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_source_floors, settings, days, database).result()
+        return pool.submit(fn, *args).result()
+
+
+def row_hashes(settings: Settings, tables: list[str], into: Path, label: str) -> None:
+    """Hash every row of each warehouse ``tables`` ("schema.table") into table "<label>:<table>"
+    of the DuckDB file ``into``: the rows as one run left them, for :func:`day_changes`."""
+    con = duckdb.connect(str(into), config=dict(settings.duckdb_limits))
+    try:
+        con.execute(f"attach {sql_literal(str(settings.warehouse_path))} as warehouse "
+                    "(read_only)")
+        for table in tables:
+            con.execute(f"create or replace table {quote_ident(label + ':' + table)} as "
+                        f"select hash(row_of) as h from warehouse.{table} as row_of")
+    finally:
+        con.close()
+
+
+def day_changes(hashes: Path, tables: list[str]) -> dict[str, dict[str, float | int]]:
+    """Per table, how much of it a day rewrote (from :func:`row_hashes` "before" and "after"):
+    rows after the day; ``written``, its rows the table did not hold before (new, or changed
+    in any column), which any incremental build of it would have to write as well; ``gone``,
+    rows it held before and no longer does; ``share``, written / rows."""
+    changes = {}
+    with duckdb.connect(str(hashes), read_only=True) as con:
+        for table in tables:
+            before, after = (quote_ident(f"{label}:{table}") for label in ("before", "after"))
+            rows, written, gone = con.execute(
+                f"select (select count(*) from {after}), "
+                f"(select count(*) from (select h from {after} except all "
+                f"select h from {before})), "
+                f"(select count(*) from (select h from {before} except all "
+                f"select h from {after}))").fetchone()
+            changes[table] = {"rows": rows, "written": written, "gone": gone,
+                              "share": round(written / rows, 3) if rows else None}
+    return changes
+
+
+def _rebuilt_tables(settings: Settings, models: dict[str, float]) -> list[str]:
+    """The models of a run (``models``, "schema.name") that are tables of the warehouse,
+    except the append-only web events (a day only adds rows to them, by construction) and the
+    staging views."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        tables = {f"{s}.{t}" for s, t in con.execute(
+            "select schema_name, table_name from duckdb_tables()").fetchall()}
+    return sorted(m for m in models if m in tables and m != "intermediate.int_web__events")
 
 
 def _measured(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -197,7 +249,14 @@ def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
                                       "floor_file_s": round(persisted, 2)}
         floor_mem, floor_file = floor_mem + mem, floor_file + persisted
     full = _dag(airflow, bench, full_days[-1] + timedelta(days=1), "full_refresh", "full", env)
+    # what the day rewrites of each table the transform rebuilds or brings forward: the share
+    # no incremental strategy could skip (hashed between the runs, outside their timings)
+    tables, hashes = _rebuilt_tables(bench, full["models"]), root / "day_rows.duckdb"
+    _spawned(row_hashes, bench, tables, hashes, "before")
     day = _dag(airflow, bench, full_days[-1] + timedelta(days=2), "daily", "day", env)
+    _spawned(row_hashes, bench, tables, hashes, "after")
+    day_rows = day_changes(hashes, tables)
+    hashes.unlink()
     ingest_s = sum(s for t, s in full["tasks"].items() if t.startswith("ingest_"))
     erasure_s = sum(full["erasure_s"].values())
     for source, f in figures["sources"].items():
@@ -215,6 +274,7 @@ def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
         peak_rss_mb=max(full["peak_rss_mib"], day["peak_rss_mib"]),
         tasks=full["tasks"], day_tasks=day["tasks"], task_rss_mb=full["task_rss_mib"],
         day_task_rss_mb=day["task_rss_mib"], models=full["models"], day_models=day["models"],
+        day_rows=dict(sorted(day_rows.items(), key=lambda kv: -(kv[1]["share"] or 0))),
         **_applied(bench),
         ratios={"full_over_floor_mem": _ratio(full["seconds"], floor_mem),
                 "full_over_floor_file": _ratio(full["seconds"], floor_file),
@@ -282,6 +342,11 @@ def render(figures: dict, other: dict | None = None) -> str:
                          f"{m} {n}" for m, n in figures["day_rederived_persons"].items())
                      + "; order lines applied as deltas: " + ", ".join(
                          f"{m} {n}" for m, n in figures.get("day_delta_lines", {}).items()))
+    if figures.get("day_rows"):
+        lines.append("rows the day wrote that the full refresh did not hold (new or changed, "
+                     "what an incremental build writes too): " + ", ".join(
+                         f"{m} {c['written']} of {c['rows']} ({c['share']:.0%})"
+                         for m, c in figures["day_rows"].items() if c["rows"]))
     if other:
         factor = figures["sf"] / other["sf"]
         grow = ", ".join(

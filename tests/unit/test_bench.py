@@ -62,3 +62,36 @@ def test_intraday_latency_is_split_into_stages_that_add_up(settings):
         assert round(sum(row[s] for s in STAGES), 1) == row["latency_s"]
     assert (figures["p50_s"], figures["max_s"], figures["versions"]) == (53.5, 68, 2)
     assert _percentile(list(range(1, 101)), 0.95) == 95
+
+
+def test_day_changes_count_the_rows_a_day_rewrote_as_a_multiset(settings, tmp_path):
+    """Rows as a multiset over every column, nested ones too: an unchanged row is not counted,
+    a changed value in a map or list is, and of two identical rows the one removed is gone."""
+    import duckdb
+
+    from upstream.bench import _rebuilt_tables, day_changes, row_hashes
+
+    settings.warehouse_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create schema marts; create schema staging; create schema intermediate")
+        con.execute("create table marts.needs as select * from (values "
+                    "('p1', map {'tops': 'M'}, [1, 2]), ('p2', map {'tops': 'L'}, [3]), "
+                    "('p3', null, []), ('p3', null, [])) as t(person_id, sizes, options)")
+        con.execute("create table marts.empty (person_id varchar)")
+        con.execute("create table intermediate.int_web__events as select 1 as event_id")
+        con.execute("create view staging.stg_x as select 1 as x")
+    models = {"marts.needs": 2.0, "marts.empty": 0.1, "intermediate.int_web__events": 9.0,
+              "staging.stg_x": 0.0, "marts.dropped_since": 1.0}
+    tables = _rebuilt_tables(settings, models)
+    assert tables == ["marts.empty", "marts.needs"]  # no view, no append-only events
+    hashes = tmp_path / "rows.duckdb"
+    row_hashes(settings, tables, hashes, "before")
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("update marts.needs set sizes = map {'tops': 'XL'} where person_id = 'p2'")
+        con.execute("delete from marts.needs where person_id = 'p3'")
+        con.execute("insert into marts.needs values ('p3', null, []), "
+                    "('p4', map {'shoes': '42'}, [1])")
+    row_hashes(settings, tables, hashes, "after")
+    assert day_changes(hashes, tables) == {
+        "marts.empty": {"rows": 0, "written": 0, "gone": 0, "share": None},
+        "marts.needs": {"rows": 4, "written": 2, "gone": 2, "share": 0.5}}
