@@ -36,7 +36,7 @@ from upstream.contracts import Contract, sources
 from upstream.ingest import landing_files
 from upstream.runner import dags_test, reap
 from upstream.settings import Settings
-from upstream.warehouse import sql_literal
+from upstream.warehouse import connect, sql_literal
 
 log = logging.getLogger(__name__)
 START = date(2026, 11, 1)
@@ -117,7 +117,7 @@ def _spawned(fn, *args):
 def row_hashes(settings: Settings, tables: list[str], into: Path, label: str) -> None:
     """Hash every row of each warehouse ``tables`` ("schema.table") into table "<label>:<table>"
     of the DuckDB file ``into``: the rows as one run left them, for :func:`day_changes`."""
-    con = duckdb.connect(str(into), config=dict(settings.duckdb_limits))
+    con = connect(into, limits=settings.duckdb_limits)
     try:
         con.execute(f"attach {sql_literal(str(settings.warehouse_path))} as warehouse "
                     "(read_only)")
