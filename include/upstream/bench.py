@@ -180,14 +180,46 @@ def _environment(bench: Settings) -> dict[str, str]:
 MODEL_LINE = re.compile(r"OK created sql \S+ model (\S+) \.*\s*\[OK in ([0-9.]+)s\]")
 
 
-def _dbt_models(log_file: Path, offset: int) -> dict[str, float]:
-    """Each model's seconds as dbt logged them after ``offset`` (one DAG run), slowest first."""
+def _dbt_models(text: str) -> dict[str, float]:
+    """Each model's seconds as dbt logged them in ``text`` (one DAG run), slowest first."""
+    found = {name: float(s) for name, s in MODEL_LINE.findall(text)}
+    return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+
+
+# dbt's debug log: "On model.<project>.<name>: <sql>" on a thread, then that thread's
+# "SQL status: OK in <s> seconds"; a record starts with a time and a [level]
+LOG_RECORD = re.compile(r"^(?:\x1b\[\d+m)?\d\d:\d\d:\d\d\.\d+ \[\w+ *\] \[([^\]]+)\]: ", re.M)
+STATEMENT_START = re.compile(r"On model\.[^.\s]+\.(\S+): (.*)", re.S)
+STATEMENT_END = re.compile(r"SQL status: \S+ in ([0-9.]+) seconds")
+DBT_COMMENT = re.compile(r"/\* \{.*?\} \*/")
+
+
+def dbt_statements(text: str, top: int = 12) -> list[dict]:
+    """The slowest SQL statements of dbt's debug log ``text`` (one run): each model's select,
+    delete, insert and hooks apart, which the per-model seconds add together. Each: model,
+    seconds, and the statement's first 100 characters (without dbt's query comment and
+    whole-line SQL comments). dbt's tests are not models and are left out."""
+    found, open_on = [], {}
+    starts = list(LOG_RECORD.finditer(text))
+    for i, record in enumerate(starts):
+        body = text[record.end():starts[i + 1].start() if i + 1 < len(starts) else len(text)]
+        if m := STATEMENT_START.match(body):
+            open_on[record.group(1)] = (m.group(1), m.group(2))
+        elif (m := STATEMENT_END.match(body)) and record.group(1) in open_on:
+            model, sql = open_on.pop(record.group(1))
+            sql = " ".join(line for line in DBT_COMMENT.sub("", sql).splitlines()
+                           if not line.strip().startswith("--"))
+            found.append({"model": model, "seconds": float(m.group(1)),
+                          "sql": " ".join(sql.split())[:100]})
+    return sorted(found, key=lambda f: -f["seconds"])[:top]
+
+
+def _dbt_log_since(log_file: Path, offset: int) -> str:
     if not log_file.exists():
-        return {}
+        return ""
     with log_file.open(encoding="utf-8", errors="replace") as fh:
         fh.seek(offset)
-        found = {name: float(s) for name, s in MODEL_LINE.findall(fh.read())}
-    return dict(sorted(found.items(), key=lambda kv: -kv[1]))
+        return fh.read()
 
 
 def _applied(bench: Settings) -> dict[str, dict[str, int | None]]:
@@ -210,6 +242,7 @@ def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, en
     offset = dbt_log.stat().st_size if dbt_log.exists() else 0
     run = dags_test(airflow, "upstream_daily", run_date.isoformat(), {"mode": mode},
                     bench.data_dir / "logs" / f"{name}.log", out=None, env=env)
+    text = _dbt_log_since(dbt_log, offset)
     if run.returncode != 0 or not run.published:
         error = run.failures[-1].get("error") if run.failures else "no task reported"
         raise RuntimeError(f"bench {name} run failed: {error} (log: "
@@ -218,7 +251,7 @@ def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, en
             "tasks": {e["task"]: e["seconds"] for e in run.events},
             "erasure_s": {e["task"]: e["erasure_s"] for e in run.events if "erasure_s" in e},
             "task_rss_mib": {e["task"]: e.get("peak_rss_mib") for e in run.events},
-            "models": _dbt_models(dbt_log, offset)}
+            "models": _dbt_models(text), "statements": dbt_statements(text)}
 
 
 def scratch(settings: Settings, root: Path,
@@ -274,6 +307,7 @@ def run(settings: Settings, *, sf: float, days: int = 7, seed: int = 42,
         peak_rss_mb=max(full["peak_rss_mib"], day["peak_rss_mib"]),
         tasks=full["tasks"], day_tasks=day["tasks"], task_rss_mb=full["task_rss_mib"],
         day_task_rss_mb=day["task_rss_mib"], models=full["models"], day_models=day["models"],
+        day_statements=day["statements"],
         day_rows=dict(sorted(day_rows.items(), key=lambda kv: -(kv[1]["share"] or 0))),
         **_applied(bench),
         ratios={"full_over_floor_mem": _ratio(full["seconds"], floor_mem),
@@ -342,6 +376,10 @@ def render(figures: dict, other: dict | None = None) -> str:
                          f"{m} {n}" for m, n in figures["day_rederived_persons"].items())
                      + "; order lines applied as deltas: " + ", ".join(
                          f"{m} {n}" for m, n in figures.get("day_delta_lines", {}).items()))
+    if figures.get("day_statements"):
+        lines.append("slowest dbt statements on the day: " + "; ".join(
+            f"{st['model']} {st['seconds']:.1f} s {' '.join(st['sql'].split()[:2])}"
+            for st in figures["day_statements"][:6]))
     if figures.get("day_rows"):
         lines.append("rows the day wrote that the full refresh did not hold (new or changed, "
                      "what an incremental build writes too): " + ", ".join(

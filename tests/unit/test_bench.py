@@ -1,8 +1,8 @@
-"""The benchmark's reading of dbt's log: each model's time within one DAG run."""
+"""The benchmark's reading of dbt's log: each model's and statement's time within one DAG run."""
 
 from __future__ import annotations
 
-from upstream.bench import _dbt_models
+from upstream.bench import _dbt_log_since, _dbt_models, dbt_statements
 
 LINE = ("\x1b[0m02:35:01.502202 [info ] [Thread-1 (]: {n} of 201 OK created sql {kind} model "
         "{name} {dots} [OK in {s}s]\n")
@@ -21,10 +21,44 @@ def test_model_times_are_read_from_the_run_s_part_of_the_log_slowest_first(tmp_p
                              name="intermediate.int_web__events_attributed", dots="", s="13.36"))
         fh.write(LINE.format(n=116, kind="table", name="marts.customer_needs", dots="..",
                              s="6.96"))
-    assert list(_dbt_models(log, offset).items()) == [
+    assert list(_dbt_models(_dbt_log_since(log, offset)).items()) == [
         ("intermediate.int_web__events_attributed", 13.36), ("marts.customer_needs", 6.96),
         ("staging.stg_web__events", 0.02)]
-    assert _dbt_models(tmp_path / "missing.log", 0) == {}
+    assert _dbt_log_since(tmp_path / "missing.log", 0) == ""
+
+
+def test_statements_are_timed_apart_per_thread_slowest_first():
+    # two threads interleaved, dbt's query comment, SQL comments, a test's query (not a
+    # model's), a coloured info line inside a statement, and a statement without its status
+    comment = '/* {"app": "dbt", "node_id": "model.shop.orders_wide"} */'
+    log = "\n".join([
+        "09:00:00.000001 [debug] [Thread-2 (]: On model.shop.orders_wide: " + comment,
+        "  -- wide orders, one row per line",
+        "  create temporary table \"orders_wide__dbt_tmp1\" as (",
+        "    select * from \"db\".\"main\".\"orders\"  -- all of them",
+        ")",
+        "09:00:00.000002 [debug] [Thread-3 (]: On model.shop.kunden_tägliche: "
+        "delete from \"db\".\"main\".\"kunden_tägliche\" where id in (select id from t)",
+        "\x1b[0m09:00:01.5 [info ] [Thread-3 (]: 4 of 9 START sql table model main.other",
+        "09:00:02.250000 [debug] [Thread-3 (]: SQL status: OK in 2.250 seconds",
+        "09:00:03.000000 [debug] [Thread-1 (]: On test.shop.unique_orders_id.abc: select 1",
+        "09:00:04.000000 [debug] [Thread-1 (]: SQL status: OK in 4.000 seconds",
+        "09:00:05.000000 [debug] [Thread-2 (]: SQL status: OK in 5.125 seconds",
+        "09:00:06.000000 [debug] [Thread-2 (]: On model.shop.orders_wide: insert into x select 1",
+        "09:00:07.000000 [debug] [Thread-2 (]: Opening a new connection",
+        "09:00:08.000000 [debug] [Thread-2 (]: SQL status: OK in 0.5 seconds",
+        "09:00:09.000000 [debug] [Thread-4 (]: On model.shop.never_ends: select 2",
+    ])
+    assert dbt_statements(log) == [
+        {"model": "orders_wide", "seconds": 5.125,
+         "sql": ('create temporary table "orders_wide__dbt_tmp1" as ( select * from '
+                 '"db"."main"."orders" -- all of them )')[:100]},
+        {"model": "kunden_tägliche", "seconds": 2.25,
+         "sql": 'delete from "db"."main"."kunden_tägliche" where id in (select id from t)'},
+        {"model": "orders_wide", "seconds": 0.5, "sql": "insert into x select 1"},
+    ]
+    assert [s["seconds"] for s in dbt_statements(log, top=1)] == [5.125]
+    assert dbt_statements("") == []
 
 
 def test_intraday_latency_is_split_into_stages_that_add_up(settings):
