@@ -312,6 +312,8 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
         if (schema, table) not in base:
             continue
         # one scan per table, whatever makes its rows the person's; none when nothing can match
+        # (the delete costs that scan: SF 10 attributed events, 57 M rows, 3.0 s, as a count(*)
+        # with the same where 2.9 s; by row id or one delete per condition: no faster)
         matching = _matching(conditions)
         n = 0 if matching is None else con.execute(
             f"delete from {schema}.{table} where {matching[0]}", matching[1]).fetchone()[0]

@@ -293,7 +293,8 @@ class Settings:
 
     @property
     def dbt_log_dir(self) -> Path:
-        """Where dbt writes dbt.log (the benchmark reads each model's time from it)."""
+        """Where dbt writes dbt.log (the benchmark reads from it each model's time and each
+        statement's, per thread)."""
         return self.data_dir / "dbt" / "logs"
 
     @property
