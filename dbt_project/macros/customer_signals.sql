@@ -143,3 +143,12 @@
         else signals.fit
     end
 {%- endmacro %}
+
+{# What int_customer_preferences computes a person from (macros/changed_persons.sql): their
+   consent, their fit rows and their signal rows. #}
+{% macro customer_preferences_inputs() -%}
+    {{ person_inputs_hash(
+        "select person_id from " ~ ref('int_customers__golden') ~ " where has_profiling_consent",
+        [ref('int_customer_fit__sizes'), ref('int_customer_signals')]
+    ) }}
+{%- endmacro %}

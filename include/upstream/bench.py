@@ -222,10 +222,11 @@ def _dbt_log_since(log_file: Path, offset: int) -> str:
         return fh.read()
 
 
-def _applied(bench: Settings) -> dict[str, dict[str, int | None]]:
+def _applied(bench: Settings) -> dict[str, dict]:
     """What each incremental state applied on its last run (its __applied), by figure:
     day_rederived_persons (None: everybody) and day_delta_lines (counted order lines applied as
-    deltas), each state -> count."""
+    deltas), each state -> count; for the models kept by person (macros/changed_persons.sql)
+    day_changed_persons: model -> [persons whose inputs changed, persons]."""
     with duckdb.connect(str(bench.warehouse_path), read_only=True) as con:
         states = [r[0] for r in con.execute(
             "select table_name from information_schema.tables where table_schema = "
@@ -233,8 +234,14 @@ def _applied(bench: Settings) -> dict[str, dict[str, int | None]]:
         rows = {t.removesuffix("__applied"): con.execute(
             f"select rederived_persons, delta_lines from intermediate.{t}").fetchone()
             for t in states}
+        changed = {t.removesuffix("__applied"): list(con.execute(
+            f"select changed_persons, persons from intermediate.{t}").fetchone())
+            for (t,) in con.execute(
+                "select table_name from information_schema.columns where table_schema = "
+                "'intermediate' and column_name = 'changed_persons'").fetchall()}
     return {"day_rederived_persons": {m: r[0] for m, r in rows.items()},
-            "day_delta_lines": {m: r[1] for m, r in rows.items()}}
+            "day_delta_lines": {m: r[1] for m, r in rows.items()},
+            "day_changed_persons": changed}
 
 
 def _dag(airflow: str, bench: Settings, run_date: date, mode: str, name: str, env: dict) -> dict:
@@ -376,6 +383,11 @@ def render(figures: dict, other: dict | None = None) -> str:
                          f"{m} {n}" for m, n in figures["day_rederived_persons"].items())
                      + "; order lines applied as deltas: " + ", ".join(
                          f"{m} {n}" for m, n in figures.get("day_delta_lines", {}).items()))
+        if figures.get("day_changed_persons"):
+            lines.append("persons whose inputs changed on the day (models kept by person; "
+                         "more than half: everybody recomputed): " + ", ".join(
+                             f"{m} {c:,} of {n:,} ({c / max(n, 1):.0%})"
+                             for m, (c, n) in figures["day_changed_persons"].items()))
     if figures.get("day_statements"):
         lines.append("slowest dbt statements on the day: " + "; ".join(
             f"{st['model']} {st['seconds']:.1f} s {' '.join(st['sql'].split()[:2])}"

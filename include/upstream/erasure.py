@@ -297,6 +297,13 @@ def _purge_derived(con: duckdb.DuckDBPyConnection, found: dict[str, list[str]],
                      "person_id in (select unnest(?::varchar[]))", [persons]),
                     ("intermediate", f"{state}__lines",
                      "order_line_id in (select unnest(?::varchar[]))", [found["order_line"]])]
+    # models kept by person (macros/changed_persons.sql): a table with a <table>__inputs
+    for (kept,) in con.execute(
+            "select left(table_name, -8) from information_schema.tables "
+            "where table_schema = 'intermediate' and table_name like '%\\_\\_inputs' escape '\\'"
+            ).fetchall():
+        targets += [("intermediate", table, "person_id in (select unnest(?::varchar[]))",
+                     [persons]) for table in (kept, f"{kept}__inputs")]
     for schema, table, column in con.execute(
             "select table_schema, table_name, column_name from information_schema.columns "
             "where table_schema in ('intermediate', 'marts', 'reports') "

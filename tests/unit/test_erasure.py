@@ -77,6 +77,8 @@ def test_an_erasure_request_forgets_the_person_everywhere(warehouse, person, cap
                           ("intermediate.int_web__events", "customer_id"),
                           ("intermediate.int_web__events_attributed", "person_id"),
                           ("intermediate.int_web__unmet_events", "person_id"),
+                          ("intermediate.int_customer_preferences", "person_id"),
+                          ("intermediate.int_customer_preferences__inputs", "person_id"),
                           ("intermediate.int_customer_needs", "customer_id"),
                           ("marts.customer_needs", "customer_id")]:
         assert _one(wh, f"select count(*) from {table} where {column} = ?", [person]) == 0, table
@@ -285,6 +287,7 @@ def test_after_an_erasure_running_sums_equal_a_full_refresh(warehouse):
         select m.person_id, substr(m.identifier, 5) from intermediate.int_identity__map m
         where m.identifier like 'crm:%' and substr(m.identifier, 5) <> m.person_id
           and m.person_id in (select person_id from intermediate.int_customer_signals)
+          and m.person_id in (select person_id from intermediate.int_customer_preferences)
           and exists (select 1 from intermediate.int_web__events w
                       join intermediate.int_web__unmet_events u on u.event_id = w.event_id
                       where w.customer_id = substr(m.identifier, 5))
@@ -299,7 +302,12 @@ def test_after_an_erasure_running_sums_equal_a_full_refresh(warehouse):
     flagged = ("select count(*) from intermediate.int_web__unmet_events "
                "where event_id in (select unnest(?::varchar[]))")
     assert _one(wh, flagged, [events]) > 0
+    preferences = "select * from intermediate.int_customer_preferences order by all"
+    inputs = "select count(*) from intermediate.int_customer_preferences__inputs where person_id = ?"
+    assert _one(wh, inputs, [person]) == 1
     erase(settings, [record], via="request")
+    # the model kept by person forgets the remaining person until the next run computes them
+    assert _one(wh, inputs, [person]) == 0
     # the unmet-demand flags are rebuilt by the next run, and hold no search of theirs until then
     assert _one(wh, flagged, [events]) == 0
     run_dbt(settings, ["build"], as_of=AS_OF)
@@ -311,12 +319,19 @@ def test_after_an_erasure_running_sums_equal_a_full_refresh(warehouse):
         running = con.execute(signals).fetchall()
         rederived = con.execute("select rederived_persons "
                                 "from intermediate.int_customer_signals__applied").fetchone()[0]
+        # the model kept by person recomputed the few whose inputs the erasure changed
+        recomputed, persons = con.execute(
+            "select rederived_persons, persons "
+            "from intermediate.int_customer_preferences__applied").fetchone()
+        kept = con.execute(preferences).fetchall()
     assert rederived is not None  # brought forward, not derived from scratch
+    assert recomputed is not None and 0 < recomputed < persons / 2
     after = [r for r in running if r[0] == person]
     assert after and after != before  # the person remains, without the erased record's signals
     run_dbt(settings, ["build", "--full-refresh"], as_of=AS_OF)
     with duckdb.connect(str(wh), read_only=True) as con:
         derived = con.execute(signals).fetchall()
+        assert con.execute(preferences).fetchall() == kept
     assert [r[:3] for r in running] == [r[:3] for r in derived]
     assert all(abs(a[3] - b[3]) <= 1e-12 * abs(b[3]) for a, b in zip(running, derived,
                                                                        strict=True))

@@ -220,6 +220,8 @@ def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
                "attributed": "select * exclude (_loaded_at) "
                              "from intermediate.int_web__events_attributed order by event_id",
                "cells": "select * from intermediate.int_demand__weekly_cells order by all",
+               "preferences": "select * from intermediate.int_customer_preferences order by all",
+               "needs": "select * from intermediate.int_customer_needs order by all",
                **{m: f"select * from marts.{m} order by all" for m in marts}}
 
     def snapshot() -> dict[str, list]:
@@ -310,6 +312,20 @@ def test_returns_apply_as_deltas_that_equal_re_deriving(settings):
         "return_id,order_line_id,returned_at,quantity,reason_code,free_text\n" + "".join(
             f"R-{name},{line},{DAYS[2]} 15:00:00+00,{units},too_large,\n"
             for name, line, units in returns))
+
+    def preference_inputs() -> tuple[dict[str, list], set[str]]:
+        rows: dict[str, list] = {}
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
+            for table in ("int_customer_fit__sizes", "int_customer_signals"):
+                for row in c.execute(f"select * from intermediate.{table} order by all"
+                                     ).fetchall():
+                    rows.setdefault(row[0], []).append(row)
+            consenting = {r[0] for r in c.execute(
+                "select person_id from intermediate.int_customers__golden "
+                "where has_profiling_consent").fetchall()}
+        return rows, consenting
+
+    before, _ = preference_inputs()
     ingest_source(settings, "orders", [DAYS[2]])
     run_dbt(settings, ["build"], as_of=DAYS[3])
     applied = ("select rederived_persons, delta_lines from intermediate.{}__applied")
@@ -317,23 +333,33 @@ def test_returns_apply_as_deltas_that_equal_re_deriving(settings):
                          "from intermediate.int_customer_signals order by all",
               "cells": "select * from intermediate.int_demand__weekly_cells order by all",
               "needs": "select * from marts.customer_needs order by all",
+              "int_needs": "select * from intermediate.int_customer_needs order by all",
+              "preferences": "select * from intermediate.int_customer_preferences order by all",
               "weekly": "select * from marts.design_demand_weekly order by all"}
 
     def snapshot():
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as c:
             return {n: c.execute(q).fetchall() for n, q in tables.items()}, {
                 m: c.execute(applied.format(m)).fetchone()
-                for m in ("int_customer_signals", "int_demand__weekly_cells")}
+                for m in ("int_customer_signals", "int_demand__weekly_cells",
+                          "int_customer_preferences")}
 
     incremental, states = snapshot()
+    # the preferences recompute only the consenting persons whose fit rows or signals changed:
+    # the returns' and the new order's, and those whose size confidence (rounded, from a vote
+    # accuracy learnt from everybody) moved; everybody else's row is kept
+    after, consenting = preference_inputs()
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+    recomputed = states.pop("int_customer_preferences")[0]
+    assert recomputed == len(changed & consenting) and 0 < recomputed < len(consenting) / 2
     assert states == {"int_customer_signals": (0, 3), "int_demand__weekly_cells": (0, 0)}
     run_dbt(settings, ["build", "--full-refresh"], as_of=DAYS[3])
     full, _ = snapshot()
     assert [r[:3] for r in incremental["signals"]] == [r[:3] for r in full["signals"]]
     assert all(math.isclose(a[3], b[3], rel_tol=1e-12)
                for a, b in zip(incremental["signals"], full["signals"], strict=True))
-    assert {n: incremental[n] for n in ("cells", "needs", "weekly")} == \
-        {n: full[n] for n in ("cells", "needs", "weekly")}
+    kept_by_person = ("cells", "needs", "int_needs", "preferences", "weekly")
+    assert {n: incremental[n] for n in kept_by_person} == {n: full[n] for n in kept_by_person}
 
 
 @pytest.mark.slow

@@ -11,12 +11,10 @@ with golden as (
     where has_profiling_consent
 ),
 
-fit as (
-    select * from {{ ref('int_customer_fit__sizes') }}
-),
-
-signals as {{ not_materialized() }} (
-    select * from {{ ref('int_customer_signals') }}
+-- sizes, affinities and options: kept by person, recomputed only for the persons whose inputs
+-- changed
+preferences as (
+    select * from {{ ref('int_customer_preferences') }}
 ),
 
 purchases as (
@@ -31,84 +29,6 @@ events as (
 unmet_events as (
     select * from {{ ref('int_web__unmet_events') }}
     where occurred_at < date '{{ as_of }}'
-),
-
--- typed nested columns: category -> {size, confidence}, and what the size rests on
--- (SF 10, 4.0 M rows -> 0.91 M persons: 9.4 s; the two maps as one unordered list each, sorted
--- with list_sort and made with map_from_entries: 8.1 s, the same rows; not worth a second form
--- of the macro for Spark)
-sizes as (
-    select
-        person_id,
-        {{ map_from_lists(
-            ordered_list('category', 'category'),
-            ordered_list(struct_of([('size', 'recommended_size'),
-                                    ('confidence', 'confidence::double')]), 'category')
-        ) }} as sizes_by_category,
-        {{ map_from_lists(
-            ordered_list('category', 'category'),
-            ordered_list(struct_of([('kept_units', 'kept_units'),
-                                    ('returned_too_small', 'returned_too_small'),
-                                    ('returned_too_large', 'returned_too_large'),
-                                    ('has_measurement', 'has_measurement')]), 'category')
-        ) }} as fit_evidence
-    from fit
-    group by person_id
-),
-
--- affinity share of a value = its recency-weighted signal weight / the person's total for
--- that attribute (int_customer_signals); the top 3 values are kept (ties by name: shares equal
--- to 12 decimal places are ties, so a sum in another order ranks the same)
--- (SF 10: 18.1 M values -> 11.5 M kept, 11-13 s, the slowest part of this model. Measured
--- slower or not equal: totals by group-by joined back 11.9 s; top 3 by list_sort of a list per
--- person and attribute 14.7 s; arg_max(..., 3) on a struct key 26.7 s. Ranking by the weight in
--- the window that sums it takes 6.6 s, but loses the ties above, which incremental = full
--- refresh relies on.)
-attribute_shares as (
-    select
-        person_id,
-        attribute as dimension,
-        value,
-        weight / sum(weight) over (partition by person_id, attribute) as exact_share
-    from signals
-    where attribute != 'option'
-),
-
-top_shares as (
-    select
-        person_id,
-        dimension,
-        value,
-        {{ round_half_up('exact_share', 3) }} as share
-    from attribute_shares
-    qualify row_number() over (
-        partition by person_id, dimension
-        order by {{ round_half_up('exact_share', 12) }} desc, value asc
-    ) <= 3
-),
-
-affinities as (
-    select
-        person_id,
-        {% for dimension in dimensions %}
-            {{ map_from_lists(
-                ordered_list('value', 'share desc, value asc', "dimension = '" ~ dimension ~ "'"),
-                ordered_list('share::double', 'share desc, value asc',
-                             "dimension = '" ~ dimension ~ "'")
-            ) }} as {{ dimension }}_affinity{% if not loop.last %},{% endif %}
-        {% endfor %}
-    from top_shares
-    group by person_id
-),
-
--- options chosen in the configurator and configured on made-to-order lines, most used first
-top_options as (
-    select
-        person_id,
-        {{ list_head(ordered_list('value', 'weight desc, value asc'), 3) }} as top_options
-    from signals
-    where attribute = 'option'
-    group by person_id
 ),
 
 -- unmet demand as flagged by int_web__unmet_events, as of the run
@@ -142,11 +62,11 @@ final as (
         golden.crm_record_count::integer as crm_record_count,
         golden.country_code,
         golden.segment,
-        sizes.sizes_by_category,
-        sizes.fit_evidence,
+        preferences.sizes_by_category,
+        preferences.fit_evidence,
         golden.preferred_fit as stated_fit,
         {% for dimension in dimensions %}
-            affinities.{{ dimension }}_affinity,
+            preferences.{{ dimension }}_affinity,
         {% endfor %}
         {{ round_half_up('purchases.median_unit_price_eur', 2) }}::decimal(10, 2)
             as median_unit_price_eur,
@@ -154,7 +74,7 @@ final as (
         {{ round_half_up('coalesce(purchases.discounted_unit_share, 0)', 3) }}
             as discounted_unit_share,
         purchases.discount_sensitivity,
-        top_options.top_options,
+        preferences.top_options,
         {{ round_half_up('coalesce(purchases.made_to_order_share, 0)', 3) }}
             as made_to_order_share,
         coalesce(unmet.zero_result_searches, 0)::bigint as zero_result_searches,
@@ -173,10 +93,8 @@ final as (
         coalesce(purchases.lifecycle_stage, 'prospect') as lifecycle_stage,
         greatest(purchases.last_order_at, web_activity.last_web_activity_at) as last_activity_at
     from golden
-    left join sizes on golden.person_id = sizes.person_id
-    left join affinities on golden.person_id = affinities.person_id
+    left join preferences on golden.person_id = preferences.person_id
     left join purchases on golden.person_id = purchases.person_id
-    left join top_options on golden.person_id = top_options.person_id
     left join unmet on golden.person_id = unmet.person_id
     left join web_activity on golden.person_id = web_activity.person_id
 )
