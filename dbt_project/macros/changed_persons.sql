@@ -13,7 +13,8 @@
   The pre-hook writes <this>__changed: the persons whose hash differs (new, gone, or other
   rows in an input), and deletes their rows; the model selects only them
   (changed_person(column)). It recomputes everybody on the first run, a full refresh, another
-  model code (fingerprint) and when more than config rebuild_above_share (default 0.5) of the
+  model code (fingerprint of the model's file; a change in a macro it calls needs
+  `--full-refresh`, as for any incremental model) and when more than config rebuild_above_share (default 0.5) of the
   persons changed: then one build is about as cheap as deleting and inserting most rows.
   The erasure purge (upstream.erasure) deletes an erased person's rows and their <this>__inputs
   row, so the next run computes whoever remains of them again.

@@ -385,7 +385,8 @@ def render(figures: dict, other: dict | None = None) -> str:
                          f"{m} {n}" for m, n in figures.get("day_delta_lines", {}).items()))
         if figures.get("day_changed_persons"):
             lines.append("persons whose inputs changed on the day (models kept by person; "
-                         "more than half: everybody recomputed): " + ", ".join(
+                         "above the model's rebuild_above_share it recomputes everybody): "
+                         + ", ".join(
                              f"{m} {c:,} of {n:,} ({c / max(n, 1):.0%})"
                              for m, (c, n) in figures["day_changed_persons"].items()))
     if figures.get("day_statements"):
