@@ -271,8 +271,9 @@ def test_returns_apply_as_deltas_that_equal_re_deriving(settings):
     """Hand-built returns of three counted lines on a day with one other order: a partial
     return, a full one, and two that add up to twice the line's units (damage: kept units go
     below zero and drop out). The signals apply each line's masses now minus as counted
-    (three delta lines, nobody re-derived); the cells count no returns and re-derive nobody.
-    Signals and every mart equal a full refresh."""
+    (three delta lines, nobody re-derived); the cells count no returns and re-derive nobody;
+    the preferences recompute exactly the consenting persons whose fit rows or signals changed.
+    Signals, preferences and every mart equal a full refresh."""
     import csv
     import math
 
@@ -358,8 +359,8 @@ def test_returns_apply_as_deltas_that_equal_re_deriving(settings):
     assert [r[:3] for r in incremental["signals"]] == [r[:3] for r in full["signals"]]
     assert all(math.isclose(a[3], b[3], rel_tol=1e-12)
                for a, b in zip(incremental["signals"], full["signals"], strict=True))
-    kept_by_person = ("cells", "needs", "int_needs", "preferences", "weekly")
-    assert {n: incremental[n] for n in kept_by_person} == {n: full[n] for n in kept_by_person}
+    compared = ("cells", "needs", "int_needs", "preferences", "weekly")
+    assert {n: incremental[n] for n in compared} == {n: full[n] for n in compared}
 
 
 @pytest.mark.slow
