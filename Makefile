@@ -21,7 +21,7 @@ export AIRFLOW__CORE__PARALLELISM ?= 4
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help venv airflow-init run test test-fast lint bench bench-intraday bench-engines score clean services-up services-down services-status
+.PHONY: help venv airflow-init run test test-fast test-engines lint bench bench-intraday bench-engines score clean services-up services-down services-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -40,22 +40,12 @@ run: airflow-init ## generate sample data, run the daily DAG through Airflow, sh
 	@$(BIN)/upstream ingest-report
 	@$(BIN)/upstream publish show --summary
 
-# The Spark parity module (tests/integration/test_spark_parity.py, about 7 min) runs in a second
-# pytest process beside the rest: its builds wait on the JVM and its metastore more than they
-# use the cores, so the suite takes minutes less. Its output follows the rest's; either failing
-# fails the target.
-PARITY := tests/integration/test_spark_parity.py
-
-test: venv ## the whole test suite (unit, DAG integrity, integration, system, browser)
+test: venv ## the whole test suite (unit, DAG integrity, integration, system, browser) but `engines`
 	@./scripts/ensure-chromium.sh
-	@mkdir -p .tmp
-	@$(BIN)/pytest -p no:cacheprovider $(PARITY) > .tmp/pytest-spark-parity.log 2>&1 & \
-	  parity=$$!; \
-	  $(BIN)/pytest --ignore=$(PARITY); rest=$$?; \
-	  wait $$parity; parity_rc=$$?; \
-	  echo "== $(PARITY) (run beside the rest) =="; cat .tmp/pytest-spark-parity.log; \
-	  echo "make test: the rest exited $$rest, the Spark parity $$parity_rc"; \
-	  test $$rest -eq 0 -a $$parity_rc -eq 0
+	$(BIN)/pytest -m "not engines"
+
+test-engines: venv ## the Spark parity on the `make run` sample (about 4 min; not in `make test`)
+	$(BIN)/pytest -m engines
 
 test-fast: venv ## the fast tier (under a minute): unit and DAG tests without dbt builds
 	$(BIN)/pytest -m "not slow and not integration and not system and not browser"

@@ -6,7 +6,8 @@ WITHOUT_TESTS) over the same raw rows; every table the two builds share (marts, 
 reports) is compared row for row (floating point to 12 significant digits,
 upstream.spark.compare), and so is every feed of a candidate built from each. Two shapes of
 data: the twelve-customer fixture of test_customer_model, and the `make run` sample.
-Slow tier (a Spark build takes minutes on 2 cores); `make test` runs it.
+Slow tier (a Spark build takes minutes on 2 cores): `make test` runs the fixture's; the sample's
+(marker `engines`, about 200 s) runs in `make test-engines`, outside `make test`'s 30 minutes.
 """
 
 from __future__ import annotations
@@ -128,10 +129,12 @@ def test_the_fixture_publishes_the_same_feeds_from_spark(fixture_builds):
     _assert_equal_feeds(*fixture_builds, (DAY2, AS_OF))
 
 
+@pytest.mark.engines
 def test_the_sample_builds_the_same_tables_on_spark(sample_builds):
     _assert_equal_builds(*sample_builds)
 
 
+@pytest.mark.engines
 def test_the_sample_publishes_the_same_feeds_from_spark(sample_builds):
     end = SAMPLE_START + timedelta(days=SAMPLE_DAYS)
     _assert_equal_feeds(*sample_builds, (end - timedelta(days=1), end))
