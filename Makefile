@@ -44,7 +44,7 @@ test: venv ## the whole test suite (unit, DAG integrity, integration, system, br
 	@./scripts/ensure-chromium.sh
 	$(BIN)/pytest -m "not engines"
 
-test-engines: venv ## the Spark parity on the `make run` sample (about 4 min; not in `make test`)
+test-engines: venv ## the Spark parity on the `make run` sample (about 200 s; not in `make test`)
 	$(BIN)/pytest -m engines
 
 test-fast: venv ## the fast tier (under a minute): unit and DAG tests without dbt builds
