@@ -45,13 +45,7 @@
 
 {# True when the last good run's rows can be kept for the persons whose inputs did not change. #}
 {% macro changed_persons_kept() -%}
-    {% if not execute or not is_incremental() %}{{ return(false) }}{% endif %}
-    {% for suffix in ['__applied', '__inputs'] %}
-        {% if adapter.get_relation(database=this.database, schema=this.schema,
-                                   identifier=this.identifier ~ suffix) is none %}
-            {{ return(false) }}
-        {% endif %}
-    {% endfor %}
+    {% if not side_tables_exist(['__applied', '__inputs']) %}{{ return(false) }}{% endif %}
     {% set rows = run_query(
         "select count(*) = 1 and bool_and(fingerprint = " ~ changed_persons_fingerprint() ~ ")"
         ~ " from " ~ this.schema ~ "." ~ this.identifier ~ "__applied").rows %}

@@ -143,15 +143,24 @@
     drop table {{ prefix }}__changed_lines
 {%- endmacro %}
 
-{# True when the last good run's state can be brought forward; false: derive everybody. #}
-{% macro state_is_delta(fingerprint='null') -%}
+{# True when the model runs incrementally and every table beside it (<this><suffix>) exists:
+   what a state (here) or a model kept by person (changed_persons.sql) brings forward from. #}
+{% macro side_tables_exist(suffixes) -%}
     {% if not execute or not is_incremental() %}{{ return(false) }}{% endif %}
-    {% for suffix in ['__applied', '__map', '__products', '__lines'] %}
+    {% for suffix in suffixes %}
         {% if adapter.get_relation(database=this.database, schema=this.schema,
                                    identifier=this.identifier ~ suffix) is none %}
             {{ return(false) }}
         {% endif %}
     {% endfor %}
+    {{ return(true) }}
+{%- endmacro %}
+
+{# True when the last good run's state can be brought forward; false: derive everybody. #}
+{% macro state_is_delta(fingerprint='null') -%}
+    {% if not side_tables_exist(['__applied', '__map', '__products', '__lines']) %}
+        {{ return(false) }}
+    {% endif %}
     {% set rows = run_query(
         "select count(*) = 1 and bool_and(as_of <= date '" ~ var('as_of_date') ~ "'"
         ~ " and fingerprint is not distinct from " ~ state_fingerprint(fingerprint) ~ ")"
