@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from isal import igzip
 
 from upstream.generate import vocab as v
 from upstream.generate.mess import Messiness
@@ -481,13 +482,15 @@ WEB_DTYPES = {"day_no": np.int16, "ev": np.int32, "kind": np.int16, "country": n
 def gzip_parallel(src: Path, dst: Path, *, level: int = GZIP_LEVEL,
                   chunk: int = GZIP_CHUNK) -> None:
     """Gzip ``src`` into ``dst`` as one gzip member per ``chunk`` bytes, compressed on every
-    core (zlib releases the GIL); gzip readers see one stream. mtime 0: reproducible bytes."""
+    core; gzip readers see one stream. mtime 0: reproducible bytes. ISA-L (``isal``), not zlib:
+    on a web file's 8 MiB of NDJSON its level 1 took 7 ms against zlib's 25 ms for a member
+    0.5 % smaller, and it releases the GIL as zlib does (two threads: 2.0x)."""
     workers = os.cpu_count() or 1
     with src.open("rb") as fin, dst.open("wb") as fout, \
             ThreadPoolExecutor(max_workers=workers) as pool:
         pending: deque = deque()
         while block := fin.read(chunk):
-            pending.append(pool.submit(gzip.compress, block, compresslevel=level, mtime=0))
+            pending.append(pool.submit(igzip.compress, block, compresslevel=level, mtime=0))
             if len(pending) > 2 * workers:  # bounded: at most 2 blocks per core in memory
                 fout.write(pending.popleft().result())
         while pending:
