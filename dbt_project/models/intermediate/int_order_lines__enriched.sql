@@ -32,17 +32,20 @@ returns as (
     group by order_line_id
 ),
 
+-- Erased orders are flagged here and dropped after the joins below. Filtered here (left join,
+-- is null), DuckDB estimated 23 k order lines instead of 5.7 M and built the returns join's hash
+-- table on the order lines (SF 10: 12.5 s against 10.8 s, same rows).
 identified_orders as (
     select
         orders.*,
         case
             when orders.is_guest_order then 'guest_order:' || orders.order_id
             else 'crm:' || orders.customer_id
-        end as identifier
+        end as identifier,
+        erased_customer.identifier is not null or erased_email.identifier is not null as is_erased
     from orders
     left join erased as erased_customer on erased_customer.identifier = 'crm:' || orders.customer_id
     left join erased as erased_email on erased_email.identifier = 'email:' || orders.guest_email
-    where erased_customer.identifier is null and erased_email.identifier is null
 ),
 
 final as (
@@ -81,6 +84,7 @@ final as (
     inner join fx_rates on identified_orders.currency_code = fx_rates.currency_code
     left join returns on order_lines.order_line_id = returns.order_line_id
     left join identity_map on identified_orders.identifier = identity_map.identifier
+    where not identified_orders.is_erased
 )
 
 select * from final
