@@ -139,7 +139,7 @@ def ingest(source: str, day: date, params: dict | None = None,
 
 def transform(as_of: date, params: dict | None = None, settings: Settings | None = None) -> dict:
     """``dbt build`` (models + tests) for data before ``as_of``, then ``dbt docs generate
-    --static``; a full refresh rebuilds incremental models from scratch."""
+    --static --no-compile``; a full refresh rebuilds incremental models from scratch."""
     settings = settings or get_settings()
     if not settings.warehouse_path.exists():
         raise TransformFailed(f"warehouse {settings.warehouse_path} does not exist yet: nothing "
@@ -151,8 +151,11 @@ def transform(as_of: date, params: dict | None = None, settings: Settings | None
         settings = replace(settings, spark_export=spark.new_export(settings))
     output = run_dbt(settings, ["build", *(["--full-refresh"] if full else [])], as_of=as_of)
     if mode != "intraday":  # a micro-batch changes data, not the project: its page stands
-        # the whole project as one page, published with the version (its dictionary and lineage)
-        run_dbt(settings, ["docs", "generate", "--static"], as_of=as_of)
+        # the whole project as one page, published with the version (its dictionary and lineage).
+        # --no-compile: the page shows the manifest of the build that just ran (the SQL that
+        # built this data, not the next run's incremental filters) and skips compiling every
+        # node again (SF 1: 2.5-2.9 s against 5.3-6.6 s; the catalog is the same)
+        run_dbt(settings, ["docs", "generate", "--static", "--no-compile"], as_of=as_of)
     done = re.findall(r"Done\. (PASS=\d+ WARN=\d+ ERROR=\d+ SKIP=\d+)", output)
     progress("transform", started, dbt=done[-1] if done else "", full_refresh=full)
     return {"as_of": as_of.isoformat(), "full_refresh": full,
