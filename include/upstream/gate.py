@@ -208,7 +208,6 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
     # before the import: GX logs a line per public function it registers (hundreds)
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.expectation_suite import ExpectationSuite
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -247,9 +246,10 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
         batch_def = source.add_dataframe_asset(table).add_batch_definition_whole_dataframe(table)
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=table, data=batch_def, suite=suite))
+        # no action: the Data Docs are built once, after the last table (below)
         checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=f"gate_{table}", validation_definitions=[definition],
-            actions=[UpdateDataDocsAction(name="data_docs")], result_format="SUMMARY"))
+            name=f"gate_{table}", validation_definitions=[definition], actions=[],
+            result_format="SUMMARY"))
         run = checkpoint.run(batch_parameters={"dataframe": frame},
                              expectation_parameters={**parameters,
                                                      "min_rows": _min_rows(settings, table,
@@ -263,6 +263,10 @@ def validate(settings: Settings, candidate: Candidate) -> GateResult:
             severity = str(getattr(o.expectation_config.severity, "value", "critical"))
             target = result.failures if severity == "critical" else result.warnings
             target.append(_describe(table, o))
+    # The Data Docs site of every table's validation, built once: an UpdateDataDocsAction per
+    # checkpoint rebuilt the index and compiled the templates again after each of the 12
+    # tables (SF 10: validate 5.9-6.0 s against 3.8-4.4 s once, the same pages)
+    context.build_data_docs()
     # dbt's own warnings (tests with severity warn) of the build behind this candidate
     result.warnings += build_warnings(settings)
     result.failures = [_explain(f) for f in result.failures]
