@@ -1,7 +1,8 @@
 """Run the dbt project against the warehouse, in a subprocess.
 
-A subprocess, not ``dbtRunner``: dbt-duckdb keeps the DuckDB file locked in the calling
-process after ``invoke`` returns, which would block the next task in the same process.
+A subprocess, not ``dbtRunner`` in the caller: dbt-duckdb keeps the DuckDB file locked in the
+calling process after ``invoke`` returns, which would block the next task in the same process.
+The subprocess (:mod:`upstream.dbt_commands`) runs one command, or several in a row.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from upstream import spark
+from upstream.dbt_commands import STEP
 from upstream.settings import WRITER_POOL, Settings
 from upstream.warehouse import WarehouseLocked, connection
 
@@ -28,12 +30,13 @@ class TransformFailed(RuntimeError):
     """dbt reported an error; the message carries dbt's summary lines."""
 
 
-def dbt_executable() -> str:
-    return str(Path(sys.executable).with_name("dbt"))
+def run_dbt(settings: Settings, args: list[str], *, as_of: date,
+            then: list[str] | None = None) -> str:
+    """Run ``dbt <args>`` for the run whose data ends before ``as_of``; return its output.
 
-
-def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
-    """Run ``dbt <args>`` for the run whose data ends before ``as_of``; return its output."""
+    ``then``: a dbt command to run after ``args`` succeeds, in the same process (it does not
+    pay dbt's start again). A build that succeeded is recorded even when ``then`` fails.
+    """
     env = {
         **os.environ,
         **settings.dbt_env,
@@ -54,8 +57,11 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
         cwd.mkdir(parents=True, exist_ok=True)
         env["UPSTREAM_SPARK_EXPORT"] = ",".join(spark.exported_models(settings))
         env["UPSTREAM_SPARK_EXPORT_DIR"] = str(settings.spark_export or spark.new_export(settings))
-    cmd = [dbt_executable(), *args, "--project-dir", str(settings.dbt_project_dir)]
-    log.info("running %s (as of %s, engine %s)", " ".join(cmd), as_of, settings.engine)
+    commands = [[*command, "--project-dir", str(settings.dbt_project_dir)]
+                for command in (args, then) if command]
+    cmd = [sys.executable, "-m", "upstream.dbt_commands", json.dumps(commands)]
+    log.info("running %s (as of %s, engine %s)", ", then ".join(
+        "dbt " + " ".join(command) for command in commands), as_of, settings.engine)
     # streamed: every dbt line reaches the task log when dbt prints it (real timestamps)
     lines: list[str] = []
     with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -65,7 +71,15 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
             lines.append(line)
             log.info("dbt | %s", line)
     output = "\n".join(lines)
+    # how many commands succeeded: all, or those before the failing one (upstream.dbt_commands'
+    # exit status); none when the process did not get that far (killed: a negative status)
+    succeeded = (len(commands) if proc.returncode == 0
+                 else min(max(proc.returncode, 0) // STEP, len(commands) - 1))
+    if succeeded and args[0] in ("build", "run"):
+        _record_success(settings, args, as_of)
+        _keep_warnings(settings)
     if proc.returncode != 0:
+        failed = commands[succeeded][:-2]  # without --project-dir
         failures = [ln for ln in lines if any(w in ln for w in ("ERROR", "FAIL", "Error", "Done."))]
         models = sorted(set(FAILED_NODE.findall(output)))
         hint = ""
@@ -75,13 +89,11 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date) -> str:
         elif models:
             hint = _suspect_deliveries(settings)
         raise TransformFailed(
-            f"dbt {' '.join(args)} failed (exit {proc.returncode}) on {settings.warehouse_path}"
+            f"dbt {' '.join(failed)} failed (exit {proc.returncode % STEP}) on "
+            f"{settings.warehouse_path}"
             + (f" in {', '.join(models)}" if models else "") + ":\n"
             + "\n".join(failures[-20:] or lines[-20:]) + hint
         )
-    if args[0] in ("build", "run"):
-        _record_success(settings, args, as_of)
-        _keep_warnings(settings)
     return output
 
 

@@ -130,6 +130,35 @@ def test_dbt_docs_generate_documents_every_published_model(warehouse):
     assert sorted(exposure["depends_on"]["nodes"]) == [f"model.upstream.{n}" for n in published]
 
 
+def test_a_command_after_the_build_runs_only_when_it_succeeded_and_cannot_undo_it(warehouse):
+    """run_dbt(..., then=...): both commands in one dbt process; a build that succeeded is
+    recorded even when the command after it fails, and a failed build runs nothing after it."""
+    from datetime import timedelta
+
+    from upstream.transform import TransformFailed, last_as_of, run_dbt
+
+    later = AS_OF + timedelta(days=1)
+    catalog = warehouse.dbt_target_dir / "catalog.json"
+    catalog.unlink(missing_ok=True)
+    with pytest.raises(TransformFailed) as caught:
+        run_dbt(warehouse, ["run", "--select", "size_scale"], as_of=later,
+                then=["run-operation", "no_such_macro"])
+    assert caught.value.args[0].startswith("dbt run-operation no_such_macro failed (exit ")
+    assert last_as_of(warehouse) == later  # the run before it was recorded
+
+    with pytest.raises(TransformFailed) as caught:
+        run_dbt(warehouse, ["run-operation", "no_such_macro"], as_of=later + timedelta(days=1),
+                then=["docs", "generate", "--no-compile"])
+    assert caught.value.args[0].startswith("dbt run-operation no_such_macro failed (exit ")
+    assert not catalog.exists()  # nothing ran after the failure
+    assert last_as_of(warehouse) == later
+
+    output = run_dbt(warehouse, ["run", "--select", "size_scale"], as_of=later,
+                     then=["docs", "generate", "--no-compile"])
+    assert output.count("Running with dbt=") == 2 and "Catalog written" in output
+    assert catalog.exists()
+
+
 @pytest.mark.slow
 def test_incremental_web_events_and_marts_equal_a_full_refresh(settings):
     import gzip
