@@ -80,6 +80,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date,
         _keep_warnings(settings)
     if proc.returncode != 0:
         failed = commands[succeeded][:-2]  # without --project-dir
+        status = proc.returncode % STEP if proc.returncode > 0 else proc.returncode  # <0: signal
         failures = [ln for ln in lines if any(w in ln for w in ("ERROR", "FAIL", "Error", "Done."))]
         models = sorted(set(FAILED_NODE.findall(output)))
         hint = ""
@@ -89,7 +90,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date,
         elif models:
             hint = _suspect_deliveries(settings)
         raise TransformFailed(
-            f"dbt {' '.join(failed)} failed (exit {proc.returncode % STEP}) on "
+            f"dbt {' '.join(failed)} failed (exit {status}) on "
             f"{settings.warehouse_path}"
             + (f" in {', '.join(models)}" if models else "") + ":\n"
             + "\n".join(failures[-20:] or lines[-20:]) + hint
