@@ -57,11 +57,12 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date,
         cwd.mkdir(parents=True, exist_ok=True)
         env["UPSTREAM_SPARK_EXPORT"] = ",".join(spark.exported_models(settings))
         env["UPSTREAM_SPARK_EXPORT_DIR"] = str(settings.spark_export or spark.new_export(settings))
-    commands = [[*command, "--project-dir", str(settings.dbt_project_dir)]
-                for command in (args, then) if command]
-    cmd = [sys.executable, "-m", "upstream.dbt_commands", json.dumps(commands)]
+    commands = [command for command in (args, then) if command]
+    invocations = [[*command, "--project-dir", str(settings.dbt_project_dir)]
+                   for command in commands]
+    cmd = [sys.executable, "-m", "upstream.dbt_commands", json.dumps(invocations)]
     log.info("running %s (as of %s, engine %s)", ", then ".join(
-        "dbt " + " ".join(command) for command in commands), as_of, settings.engine)
+        "dbt " + " ".join(invocation) for invocation in invocations), as_of, settings.engine)
     # streamed: every dbt line reaches the task log when dbt prints it (real timestamps)
     lines: list[str] = []
     with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -79,7 +80,7 @@ def run_dbt(settings: Settings, args: list[str], *, as_of: date,
         _record_success(settings, args, as_of)
         _keep_warnings(settings)
     if proc.returncode != 0:
-        failed = commands[succeeded][:-2]  # without --project-dir
+        failed = commands[succeeded]
         status = proc.returncode % STEP if proc.returncode > 0 else proc.returncode  # <0: signal
         failures = [ln for ln in lines if any(w in ln for w in ("ERROR", "FAIL", "Error", "Done."))]
         models = sorted(set(FAILED_NODE.findall(output)))
