@@ -134,13 +134,19 @@ def test_invalid_json_lines_are_quarantined(settings):
         f'{{"event_id":"E{i}","event_type":"page_view","occurred_at":"2026-11-01T10:00:00Z",'
         f'"anonymous_id":"A{i}","utm_source":"mail"}}\n' for i in range(60))
     _gzip(path, good + '{"event_id": "broken\n'
-        '{"event_id":"E99","event_type":"page_view","occurred_at":"yesterday","anonymous_id":"A"}\n')
+        '{"event_id":"E99","event_type":"page_view","occurred_at":"yesterday","anonymous_id":"A"}\n'
+        # an object after JSON's blanks (spaces, tabs) is one; valid JSON that is not one is not
+        ' \t {"event_id":"E100","event_type":"page_view","occurred_at":"2026-11-01T11:00:00Z",'
+        '"anonymous_id":"A100","utm_source":"mail"}\n'
+        '[1, 2]\n')
     report = ingest_source(settings, "web", [DAY])
     (f,) = report.files
-    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (62, 60, 2)
+    assert (f.rows_read, f.rows_loaded, f.rows_quarantined) == (64, 61, 3)
     assert f.extra_columns == ["utm_source"]
     assert _rows(settings, "select line_no, reason from raw._quarantine order by line_no") == [
-        (61, "invalid_json"), (62, "bad_type:occurred_at")]
+        (61, "invalid_json"), (62, "bad_type:occurred_at"), (64, "json_not_an_object")]
+    assert _rows(settings, "select _record_no from raw.web_events where event_id = 'E100'") == [
+        (63,)]
     assert _rows(settings, "select distinct _extra->>'$.utm_source' from raw.web_events") == [
         ("mail",)]
 

@@ -65,7 +65,10 @@ def stage_ndjson(con: duckdb.DuckDBPyConnection, contract: Contract, path: Path,
                          on _text._read_no > r.lines_read_before)"""
     else:  # the usual case: every line was read, the read number is the line number
         numbered = f"(select rowid as _row, {read_no} as _line_no, line from _text)"
-    is_object = "starts_with(ltrim(line), '{')"
+    # JSON's blanks before the object are spaces and tabs (ltrim alone trims only spaces); a
+    # line without them is never copied by ltrim (SF 10, 7.2 M lines: the keys pass 2.0 s
+    # against 2.3 s, the parse 0.1-0.2 s less)
+    is_object = "(starts_with(line, '{') or starts_with(ltrim(line, ' ' || chr(9)), '{'))"
     keys = [r[0] for r in con.execute(
         f"select distinct unnest(try(json_keys(line))) from _text where {is_object} order by 1"
     ).fetchall()]
