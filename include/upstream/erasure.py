@@ -376,6 +376,7 @@ def _rewrite_version(folder: Path, keys: list[str], feeds: set[str]) -> int:
     """A version without the keys: a rewritten copy of its database renamed over it (a reader
     holding the old file keeps its view until it reconnects), its feeds, counts and checksums."""
     from upstream.common import sha256_of
+    from upstream.publish.feeds import write_feed_parquet
 
     manifest = json.loads((folder / "manifest.json").read_text())
     work = folder / ".erasing-design.duckdb"
@@ -394,9 +395,7 @@ def _rewrite_version(folder: Path, keys: list[str], feeds: set[str]) -> int:
         con.execute("checkpoint")
         for table in tables:
             if table in feeds and (folder / "feeds" / f"{table}.parquet").exists():
-                tmp = folder / "feeds" / f".erasing-{table}.parquet"
-                con.execute(f"copy (select * from {table}) to '{tmp}' "
-                            "(format parquet, compression zstd)")
+                write_feed_parquet(con, table, folder / "feeds" / f".erasing-{table}.parquet")
     finally:
         con.close()
     for table in tables:

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from upstream.publish import current_version, version_name
+from upstream.publish.feeds import write_feed_parquet
 from upstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def export(settings: Settings, feed: str, fmt: str, out: Path | None = None) -> 
     if fmt == "parquet":
         con = duckdb.connect(str(folder / "design.duckdb"), read_only=True)
         try:
-            con.execute(f"copy (select * from {feed}) to '{tmp}' (format parquet)")
+            write_feed_parquet(con, feed, tmp)
         finally:
             con.close()
     elif fmt == "csv":

@@ -104,6 +104,11 @@ def test_an_erasure_request_forgets_the_person_everywhere(warehouse, person, cap
     parquet = duckdb.execute(f"select count(*) from '{v1}/feeds/customer_needs.parquet' "
                              "where customer_key = ?", [_key(person)]).fetchone()[0]
     assert parquet == 0
+    # the rewritten feeds keep their dictionary (table and column descriptions)
+    for feed in ("customer_needs", "design_customer_briefs"):
+        meta = dict(duckdb.execute("select decode(key), decode(value) from parquet_kv_metadata(?)",
+                                   [str(v1 / "feeds" / f"{feed}.parquet")]).fetchall())
+        assert meta.get("description") and "column:customer_key" in meta, (feed, meta)
     assert any(e["event"] == "erasure" for e in pub.history(settings))
 
     # a new build, then a rollback to the old version: neither serves the person

@@ -16,6 +16,7 @@ import yaml
 
 from upstream.privacy import PSEUDONYM_SQL
 from upstream.settings import Settings
+from upstream.warehouse import sql_literal
 
 EXPOSURE = "design_database"
 
@@ -92,3 +93,20 @@ def feed_select(feed: Feed, relation: str) -> str:
         return (f"select {PSEUDONYM_SQL.format(column=feed.pseudonymise)} as customer_key, "
                 f"* exclude ({feed.pseudonymise}) from {relation} order by customer_key")
     return f"select * from {relation} order by {', '.join(feed.order_by)}"
+
+
+def write_feed_parquet(con, table: str, path: Path) -> None:
+    """The feed ``table`` of the design database open on ``con`` as a Parquet file at ``path``,
+    its table and column descriptions (the database's comments) in the file's key-value
+    metadata: ``description`` and ``column:<name>``. A publication, an erasure's rewrite of a
+    kept version and a designer's export all write feeds this way, so a Parquet reader always
+    finds the dictionary in the file."""
+    comments = {"description": con.execute(
+        "select comment from duckdb_tables() where table_name = ?", [table]).fetchone()[0]}
+    comments.update({f"column:{c}": text for c, text in con.execute(
+        "select column_name, comment from duckdb_columns() where table_name = ? "
+        "and comment is not null order by column_index", [table]).fetchall()})
+    metadata = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in comments.items() if v)
+    options = f", kv_metadata {{{metadata}}}" if metadata else ""
+    con.execute(f"copy (select * from {table}) to {sql_literal(str(path))} "
+                f"(format parquet, compression zstd{options})")

@@ -19,10 +19,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from upstream.common import sha256_of
-from upstream.publish.feeds import feed_names
+from upstream.publish.feeds import feed_names, write_feed_parquet
 from upstream.report import dbt_dictionary
 from upstream.settings import Settings
-from upstream.warehouse import connection, sql_literal
+from upstream.warehouse import connection
 
 log = logging.getLogger(__name__)
 
@@ -201,15 +201,7 @@ def _export_feeds(db: Path, feeds: Path, tables: list[str]) -> dict[str, str]:
     feeds.mkdir()
     with connection(db, read_only=True) as con:
         for table in tables:
-            comments = {"description": con.execute(
-                "select comment from duckdb_tables() where table_name = ?", [table]).fetchone()[0]}
-            comments.update({f"column:{c}": text for c, text in con.execute(
-                "select column_name, comment from duckdb_columns() where table_name = ? "
-                "and comment is not null order by column_index", [table]).fetchall()})
-            metadata = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in comments.items()
-                                 if v)
-            con.execute(f"copy (select * from {table}) to '{feeds / table}.parquet' "
-                        f"(format parquet, compression zstd, kv_metadata {{{metadata}}})")
+            write_feed_parquet(con, table, feeds / f"{table}.parquet")
     return {f"feeds/{p.name}": sha256_of(p) for p in sorted(feeds.glob("*.parquet"))}
 
 
