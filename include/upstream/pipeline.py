@@ -133,7 +133,7 @@ def ingest(source: str, day: date, params: dict | None = None,
     progress(f"ingest_{source}", started, loaded=summary["rows_loaded"],
              quarantined=summary["rows_quarantined"], files=sum(summary["files"].values()),
              days=len(report.days), erased_crm_ids=summary["erased_crm_ids"],
-             erasure_s=summary["erasure_s"])
+             erasure_s=summary["erasure_s"], ledger_check_s=summary["ledger_check_s"])
     return summary
 
 

@@ -158,8 +158,10 @@ def _quarantine_and_load(con, contract: Contract, result: FileResult, *, load_id
     row_json = ", ".join(f"{sql_literal(c)}, {quote_ident(c)}" for c in contract.names)
     keep = "true"
     if erased:
+        checking = time.perf_counter()
         con.execute(f"create or replace temp table _erased as select _record_no from _parsed "
                     f"where {erased}")
+        result.ledger_check_s = time.perf_counter() - checking
         keep = "_record_no not in (select _record_no from _erased)"
     if replaces:  # a new version of a known path replaces the old version's rows
         con.execute(f"delete from raw.{contract.table} where _source_file = ?", [rel])

@@ -80,6 +80,9 @@ class FileResult:
     version: int = 0
     extra_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # of seconds: finding the rows of erased persons (every distinct identifier of the file
+    # hashed with the ledger's key); 0 without a ledger
+    ledger_check_s: float = 0.0
     note: str = ""
 
 

@@ -35,7 +35,8 @@ class IngestReport:
         drift = sorted({f"{f.table}.{c}" for f in self.files for c in f.extra_columns})
         return {"source": self.source, "first_day": self.days[0], "last_day": self.days[-1],
                 **totals, "files": dict(statuses), "extra_columns": drift,
-                "erased_crm_ids": self.erased, "erasure_s": round(self.erasure_s, 1)}
+                "erased_crm_ids": self.erased, "erasure_s": round(self.erasure_s, 1),
+                "ledger_check_s": round(sum(f.ledger_check_s for f in self.files), 1)}
 
 
 def record_run(con: duckdb.DuckDBPyConnection, report: IngestReport, started: float) -> None:
