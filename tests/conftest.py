@@ -6,6 +6,7 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from upstream.settings import Settings, get_settings
@@ -14,6 +15,13 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 START = date(2026, 11, 1)
 DAYS = [START + timedelta(days=i) for i in range(6)]
 AS_OF = DAYS[-1] + timedelta(days=1)
+
+
+def parquet_dictionary(path: Path) -> dict[str, str]:
+    """A Parquet file's key-value metadata: where a feed carries its table and column
+    descriptions (``description``, ``column:<name>``)."""
+    return dict(duckdb.execute("select decode(key), decode(value) from parquet_kv_metadata(?)",
+                               [str(path)]).fetchall())
 
 
 # Fixtures that build (or copy a build of) the dbt warehouse: a test using them is slow

@@ -17,7 +17,7 @@ from upstream.gate import run_gate
 from upstream.ingest import ingest_source
 from upstream.transform import run_dbt
 
-from ..conftest import AS_OF, DAYS
+from ..conftest import AS_OF, DAYS, parquet_dictionary
 
 SECRET = "test-secret"  # conftest's UPSTREAM_PSEUDONYM_SECRET
 
@@ -106,8 +106,7 @@ def test_an_erasure_request_forgets_the_person_everywhere(warehouse, person, cap
     assert parquet == 0
     # the rewritten feeds keep their dictionary (table and column descriptions)
     for feed in ("customer_needs", "design_customer_briefs"):
-        meta = dict(duckdb.execute("select decode(key), decode(value) from parquet_kv_metadata(?)",
-                                   [str(v1 / "feeds" / f"{feed}.parquet")]).fetchall())
+        meta = parquet_dictionary(v1 / "feeds" / f"{feed}.parquet")
         assert meta.get("description") and "column:customer_key" in meta, (feed, meta)
     assert any(e["event"] == "erasure" for e in pub.history(settings))
 

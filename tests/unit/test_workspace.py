@@ -16,7 +16,7 @@ from upstream.cli import main
 from upstream.gate import run_gate
 from upstream.publish import feed_names
 
-from ..conftest import AS_OF, DAYS, PROJECT_DIR
+from ..conftest import AS_OF, DAYS, PROJECT_DIR, parquet_dictionary
 
 FEEDS = feed_names(PROJECT_DIR / "dbt_project")  # the published feeds (dbt exposure)
 
@@ -75,10 +75,10 @@ def test_export_writes_csv_xlsx_and_parquet(published, tmp_path, capsys):
         else:
             assert duckdb.execute(f"select count(*) from '{out}'").fetchone()[0] == rows
             # the exported file carries the feed's dictionary, as the published one does
-            assert _parquet_dictionary(out) == _parquet_dictionary(
+            exported = parquet_dictionary(out)
+            assert "description" in exported and exported == parquet_dictionary(
                 settings.versions_dir / pub.version_name(manifest["version"]) / "feeds"
                 / "design_customer_briefs.parquet")
-            assert "description" in _parquet_dictionary(out)
 
 
 def test_export_says_what_is_wrong(settings, published, capsys):
@@ -132,11 +132,6 @@ def test_report_prints_its_path_and_serves_on_loopback(published, capsys):
         server.wait(timeout=10)
 
 
-def _parquet_dictionary(path) -> dict[str, str]:
-    return dict(duckdb.execute("select decode(key), decode(value) from parquet_kv_metadata(?)",
-                               [str(path)]).fetchall())
-
-
 def test_the_dictionary_is_in_the_data(published):
     settings, manifest = published
     folder = settings.versions_dir / pub.version_name(manifest["version"])
@@ -148,7 +143,7 @@ def test_the_dictionary_is_in_the_data(published):
     assert tables and all(comment for _, comment in tables), tables
     assert all(comment for *_, comment in columns), [c for c in columns if not c[2]]
     for table in FEEDS:
-        meta = _parquet_dictionary(folder / "feeds" / f"{table}.parquet")
+        meta = parquet_dictionary(folder / "feeds" / f"{table}.parquet")
         described = {k.removeprefix("column:") for k in meta if k.startswith("column:")}
         expected = {c for t, c, _ in columns if t == table}
         assert meta["description"] and described == expected, (table, expected - described)
